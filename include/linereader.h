@@ -1,0 +1,49 @@
+/* linereader.h - incremental, bounded line splitter shared by the SMTP, IMAP
+ * and POP3 dissectors.
+ *
+ * Pull style: give it the bytes of one on_data call and ask for lines until
+ * it says it needs more. A line entirely inside the caller's bytes comes back
+ * as a zero-copy span into them; a line split across calls is assembled in
+ * the reader's own buffer, capped at the limit. A line longer than the limit
+ * comes back once as LR_TOO_LONG with its first `limit` bytes, and the rest up
+ * to the next LF is discarded. Spans live until the next call.
+ *
+ * Ownership: lr_init() allocates the buffer (limit bytes), lr_free() frees
+ * it; a struct linereader is embedded in the dissector state. */
+#ifndef MAILSIFT_LINEREADER_H
+#define MAILSIFT_LINEREADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum lr_status {
+	LR_NEED_MORE = 0, /* input used up; call again with more bytes */
+	LR_LINE,          /* *line holds one line without CRLF / LF */
+	LR_TOO_LONG,      /* *line holds the first `limit` bytes of an over-long line */
+};
+
+struct linereader {
+	uint8_t *buf;
+	size_t len;
+	size_t limit;
+	uint8_t discarding; /* inside an over-long line: drop until LF */
+	uint8_t reported;   /* the over-long line was already returned */
+};
+
+struct lr_span {
+	const uint8_t *ptr;
+	size_t len;
+};
+
+int lr_init(struct linereader *lr, size_t limit);
+void lr_free(struct linereader *lr);
+/* Forget any partial line (after a gap or a mode switch). */
+void lr_reset(struct linereader *lr);
+/* Bytes of an incomplete line currently held. */
+static inline size_t lr_pending(const struct linereader *lr) { return lr->len; }
+
+/* Take the next line from *data/*len, advancing them past what was used. */
+enum lr_status lr_next(struct linereader *lr, const uint8_t **data,
+                       size_t *len, struct lr_span *line);
+
+#endif
