@@ -8,8 +8,14 @@
  * comes back once as LR_TOO_LONG with its first `limit` bytes, and the rest up
  * to the next LF is discarded. Spans live until the next call.
  *
- * Ownership: lr_init() allocates the buffer (limit bytes), lr_free() frees
- * it; a struct linereader is embedded in the dissector state. */
+ * Line length is counted without the terminator: a line of exactly `limit`
+ * bytes followed by CRLF or LF is an ordinary LR_LINE. A CR is part of the
+ * terminator only right before the LF; anywhere else it is data.
+ *
+ * Ownership: lr_init() allocates the buffer (limit + 1 bytes: the extra one
+ * holds a CR that may end a full-length line while its LF is still to come),
+ * lr_free() frees it; a struct linereader is embedded in the dissector
+ * state. */
 #ifndef MAILSIFT_LINEREADER_H
 #define MAILSIFT_LINEREADER_H
 
@@ -27,7 +33,8 @@ struct linereader {
 	size_t len;
 	size_t limit;
 	uint8_t discarding; /* inside an over-long line: drop until LF */
-	uint8_t reported;   /* the over-long line was already returned */
+	uint8_t reported;   /* the over-long line being discarded was already
+	                     * returned (set together with discarding) */
 };
 
 struct lr_span {
@@ -35,14 +42,17 @@ struct lr_span {
 	size_t len;
 };
 
+/* 0 on success; -1 (reader left empty, lr_free still safe) when limit is 0
+ * or the buffer cannot be allocated. */
 int lr_init(struct linereader *lr, size_t limit);
+/* Frees the buffer; accepts NULL and a reader whose lr_init failed. */
 void lr_free(struct linereader *lr);
 /* Forget any partial line (after a gap or a mode switch). */
 void lr_reset(struct linereader *lr);
 /* Bytes of an incomplete line currently held. */
 static inline size_t lr_pending(const struct linereader *lr) { return lr->len; }
 
-/* Take the next line from *data/*len, advancing them past what was used. */
+/* Take the next line from *data and *len, advancing them past what was used. */
 enum lr_status lr_next(struct linereader *lr, const uint8_t **data,
                        size_t *len, struct lr_span *line);
 
