@@ -1,0 +1,363 @@
+/* sensor.c - capture thread: read packets (pcap file or live interface),
+ * decode, hash to a worker, hand over through its ring; broadcast packet
+ * time ticks so every worker expires flows at the same packet times
+ * whatever the worker count; at the end flush and write the stats event. */
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "decode.h"
+#include "dissector.h"
+#include "event.h"
+#include "event_sink.h"
+#include "output.h"
+#include "ring.h"
+#include "sensor.h"
+#include "sensor_shared.h"
+#include "worker.h"
+
+volatile sig_atomic_t sensor_stop_requested;
+volatile sig_atomic_t sensor_reload_requested;
+
+#define TICK_USEC 1000000ull
+
+void sensor_config_default(struct sensor_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->snaplen = 262144;
+	c->promisc = 1;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	c->workers = n > 1 ? (unsigned)(n - 1) : 1;
+	c->max_flows = 1000000;
+	c->idle_timeout_usec = 300 * 1000000ull;
+	c->closed_linger_usec = 5 * 1000000ull;
+	c->ring_bytes = 32u << 20;
+	c->sidecar_mode = 0660;
+	mail_limits_default(&c->limits);
+}
+
+struct capture {
+	const struct sensor_config *cfg;
+	pcap_t *pcap;
+	int linktype;
+	int live;
+	struct worker **workers;
+	unsigned n;
+	uint64_t last_tick_sec;
+	uint64_t max_ts;
+	uint64_t packets, bytes, ring_drops, decoded, oversize;
+	uint64_t decode[DECODE_RESULT_COUNT];
+};
+
+static void push_control(struct capture *c, unsigned wi, enum worker_rec_kind kind, uint64_t ts)
+{
+	struct ring *r = worker_ring(c->workers[wi]);
+	struct worker_rec *rec = ring_reserve_wait(r, sizeof *rec);
+	if (!rec)
+		return;
+	memset(rec, 0, sizeof *rec);
+	rec->kind = kind;
+	rec->pkt.ts_usec = ts;
+	ring_commit(r, sizeof *rec);
+}
+
+static void broadcast(struct capture *c, enum worker_rec_kind kind, uint64_t ts)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		push_control(c, i, kind, ts);
+}
+
+static void maybe_tick(struct capture *c, uint64_t ts)
+{
+	if (ts > c->max_ts)
+		c->max_ts = ts;
+	uint64_t sec = c->max_ts / TICK_USEC;
+	if (sec != c->last_tick_sec) {
+		c->last_tick_sec = sec;
+		broadcast(c, WREC_TICK, c->max_ts);
+	}
+}
+
+static void dispatch(struct capture *c, const struct pcap_pkthdr *h, const uint8_t *data)
+{
+	c->packets++;
+	c->bytes += h->len;
+	uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000ull + (uint64_t)h->ts.tv_usec;
+	maybe_tick(c, ts);
+	struct pkt p;
+	enum decode_result r = decode_packet(c->linktype, data, h->caplen, &p);
+	c->decode[r]++;
+	if (r != DECODE_OK)
+		return;
+	c->decoded++;
+	p.ts_usec = ts;
+	uint32_t hash = pkt_flow_hash(&p);
+	unsigned wi = hash % c->n;
+	struct ring *ring = worker_ring(c->workers[wi]);
+	size_t len = sizeof(struct worker_rec) + p.l3_caplen;
+	struct worker_rec *rec = c->live ? ring_reserve(ring, len) : ring_reserve_wait(ring, len);
+	if (!rec) {
+		/* Live: the worker is behind; count and move on. Replay never
+		 * drops (reserve_wait blocks) unless a frame exceeds the ring. */
+		if (c->live)
+			c->ring_drops++;
+		else
+			c->oversize++;
+		return;
+	}
+	rec->kind = WREC_PACKET;
+	rec->hash = hash;
+	rec->payload_off = p.payload ? (uint32_t)(p.payload - p.l3) : 0;
+	rec->pad = 0;
+	rec->pkt = p;
+	memcpy(rec + 1, p.l3, p.l3_caplen);
+	ring_commit(ring, len);
+}
+
+static int open_capture(struct capture *c, char *err, size_t errsz)
+{
+	char pe[PCAP_ERRBUF_SIZE] = "";
+	const struct sensor_config *cfg = c->cfg;
+	if (cfg->read_file) {
+		c->pcap = pcap_open_offline_with_tstamp_precision(cfg->read_file,
+		                                                  PCAP_TSTAMP_PRECISION_MICRO, pe);
+		if (!c->pcap) {
+			snprintf(err, errsz, "cannot read capture %s: %s", cfg->read_file, pe);
+			return -1;
+		}
+	} else {
+		c->live = 1;
+		c->pcap = pcap_create(cfg->interface, pe);
+		if (!c->pcap) {
+			snprintf(err, errsz, "cannot open interface %s: %s", cfg->interface, pe);
+			return -1;
+		}
+		pcap_set_snaplen(c->pcap, cfg->snaplen);
+		pcap_set_promisc(c->pcap, cfg->promisc);
+		pcap_set_timeout(c->pcap, 100);
+		pcap_set_buffer_size(c->pcap, 64 << 20);
+		int rc = pcap_activate(c->pcap);
+		if (rc < 0) {
+			snprintf(err, errsz, "cannot capture on %s: %s", cfg->interface,
+			         rc == PCAP_ERROR ? pcap_geterr(c->pcap) : pcap_statustostr(rc));
+			return -1;
+		}
+	}
+	if (cfg->bpf) {
+		struct bpf_program prog;
+		if (pcap_compile(c->pcap, &prog, cfg->bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+			snprintf(err, errsz, "bad filter '%s': %s", cfg->bpf, pcap_geterr(c->pcap));
+			return -1;
+		}
+		int rc = pcap_setfilter(c->pcap, &prog);
+		pcap_freecode(&prog);
+		if (rc < 0) {
+			snprintf(err, errsz, "cannot set filter: %s", pcap_geterr(c->pcap));
+			return -1;
+		}
+	}
+	c->linktype = pcap_datalink(c->pcap);
+	if (!decode_linktype_supported(c->linktype)) {
+		snprintf(err, errsz, "unsupported link type %d (%s)", c->linktype,
+		         pcap_datalink_val_to_name(c->linktype) ? pcap_datalink_val_to_name(c->linktype) : "?");
+		return -1;
+	}
+	return 0;
+}
+
+static int capture_loop(struct capture *c, struct event_sink *sink, char *err, size_t errsz)
+{
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	struct timespec idle_since = { 0, 0 };
+	for (;;) {
+		if (sensor_stop_requested)
+			return 0;
+		if (sensor_reload_requested) {
+			sensor_reload_requested = 0;
+			char rerr[512] = "";
+			if (event_sink_reload(sink, rerr, sizeof rerr) != 0)
+				fprintf(stderr, "mailsift: reload: %s\n", rerr);
+		}
+		int rc = pcap_next_ex(c->pcap, &h, &data);
+		if (rc == 1) {
+			dispatch(c, h, data);
+			idle_since.tv_sec = 0;
+			continue;
+		}
+		if (rc == 0) {
+			/* Live capture timeout: let workers write what they have and
+			 * advance packet time by the idle wall time, so idle flows
+			 * still expire on a quiet link. */
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (idle_since.tv_sec == 0)
+				idle_since = now;
+			uint64_t idle = (uint64_t)(now.tv_sec - idle_since.tv_sec) * 1000000ull +
+			                (uint64_t)((now.tv_nsec - idle_since.tv_nsec) / 1000);
+			if (c->max_ts && idle >= TICK_USEC) {
+				c->max_ts += idle;
+				idle_since = now;
+				maybe_tick(c, c->max_ts);
+			}
+			broadcast(c, WREC_FLUSH, 0);
+			continue;
+		}
+		if (rc == PCAP_ERROR_BREAK)
+			return 0;
+		if (rc == PCAP_ERROR) {
+			snprintf(err, errsz, "capture error: %s", pcap_geterr(c->pcap));
+			return -1;
+		}
+	}
+}
+
+static json_t *stats_event(struct capture *c, struct worker **workers, unsigned n,
+                           struct event_sink *sink, struct out_writer *out)
+{
+	char ts[40];
+	event_format_time(c->max_ts, ts, sizeof ts);
+	json_t *ev = json_object();
+	json_object_set_new(ev, "timestamp", json_string(ts));
+	json_object_set_new(ev, "event_type", json_string("stats"));
+	json_t *st = json_object();
+	json_object_set_new(st, "packets", json_integer((json_int_t)c->packets));
+	json_object_set_new(st, "bytes", json_integer((json_int_t)c->bytes));
+	json_object_set_new(st, "decoded", json_integer((json_int_t)c->decoded));
+	json_object_set_new(st, "not_tracked", json_integer((json_int_t)c->decode[DECODE_NOT_TRACKED]));
+	json_t *de = json_object();
+	for (int r = DECODE_NOT_TRACKED + 1; r < DECODE_RESULT_COUNT; r++)
+		if (c->decode[r])
+			json_object_set_new(de, decode_result_name((enum decode_result)r),
+			                    json_integer((json_int_t)c->decode[r]));
+	json_object_set_new(st, "decode_errors", de);
+	json_t *drops = json_object();
+	json_object_set_new(drops, "ring", json_integer((json_int_t)c->ring_drops));
+	json_object_set_new(drops, "oversize", json_integer((json_int_t)c->oversize));
+	if (c->live) {
+		struct pcap_stat ps;
+		if (pcap_stats(c->pcap, &ps) == 0) {
+			json_object_set_new(drops, "kernel", json_integer(ps.ps_drop));
+			json_object_set_new(drops, "interface", json_integer(ps.ps_ifdrop));
+		}
+	}
+	json_object_set_new(st, "drops", drops);
+	uint64_t created = 0, evicted = 0, timeout = 0, emitted = 0, gaps = 0, gapb = 0, dup = 0,
+	         exh = 0, nd = 0;
+	uint64_t dflows[8] = { 0 };
+	json_t *wl = json_array();
+	for (unsigned i = 0; i < n; i++) {
+		const struct worker_stats *ws = worker_stats(workers[i]);
+		created += ws->flows_created;
+		evicted += ws->flows_evicted;
+		timeout += ws->flows_timeout;
+		emitted += ws->flows_emitted;
+		gaps += ws->reasm_gaps;
+		gapb += ws->reasm_gap_bytes;
+		dup += ws->reasm_dup_bytes;
+		exh += ws->reasm_pool_exhausted;
+		nd += ws->ndpi_detected;
+		for (int k = 0; k < 8; k++)
+			dflows[k] += ws->dissector_flows[k];
+		json_t *wo = json_object();
+		json_object_set_new(wo, "packets", json_integer((json_int_t)ws->packets));
+		json_object_set_new(wo, "flows", json_integer((json_int_t)ws->flows_created));
+		json_array_append_new(wl, wo);
+	}
+	json_t *fl = json_object();
+	json_object_set_new(fl, "created", json_integer((json_int_t)created));
+	json_object_set_new(fl, "evicted", json_integer((json_int_t)evicted));
+	json_object_set_new(fl, "timed_out", json_integer((json_int_t)timeout));
+	json_object_set_new(fl, "logged", json_integer((json_int_t)emitted));
+	json_object_set_new(fl, "ndpi_detected", json_integer((json_int_t)nd));
+	json_t *dis = json_object();
+	for (size_t k = 0; dissector_registry[k] && k < 8; k++)
+		json_object_set_new(dis, dissector_registry[k]->name, json_integer((json_int_t)dflows[k]));
+	json_object_set_new(fl, "dissected", dis);
+	json_object_set_new(st, "flows", fl);
+	json_t *ra = json_object();
+	json_object_set_new(ra, "gaps", json_integer((json_int_t)gaps));
+	json_object_set_new(ra, "gap_bytes", json_integer((json_int_t)gapb));
+	json_object_set_new(ra, "duplicate_bytes", json_integer((json_int_t)dup));
+	json_object_set_new(ra, "pool_exhausted", json_integer((json_int_t)exh));
+	json_object_set_new(st, "reassembly", ra);
+	json_object_set_new(st, "workers", wl);
+	json_t *ss = event_sink_stats(sink);
+	json_object_update(st, ss);
+	json_decref(ss);
+	json_object_set_new(st, "output_errors", json_integer((json_int_t)out_writer_errors(out)));
+	json_object_set_new(ev, "stats", st);
+	return ev;
+}
+
+int sensor_run(const struct sensor_config *cfg)
+{
+	char err[1024] = "";
+	int status = 1;
+	struct capture cap = { .cfg = cfg };
+	struct sensor_shared shared = { .cfg = cfg };
+	struct worker **workers = NULL;
+	unsigned n = cfg->workers ? cfg->workers : 1;
+
+	/* Open the input first so a bad file or interface fails before any
+	 * output file is created. */
+	if (open_capture(&cap, err, sizeof err) != 0)
+		goto out;
+	shared.out = out_writer_open(cfg->output, err, sizeof err);
+	if (!shared.out)
+		goto out;
+	shared.sink = event_sink_new(cfg, shared.out, n, err, sizeof err);
+	if (!shared.sink)
+		goto out;
+	workers = calloc(n, sizeof *workers);
+	if (!workers) {
+		snprintf(err, sizeof err, "out of memory");
+		goto out;
+	}
+	cap.workers = workers;
+	size_t per_worker = cfg->max_flows / n + 1;
+	for (unsigned i = 0; i < n; i++) {
+		workers[i] = worker_new(i, &shared, cfg->ring_bytes, per_worker);
+		if (!workers[i] || worker_start(workers[i]) != 0) {
+			snprintf(err, sizeof err, "cannot start worker %u", i);
+			for (unsigned k = 0; k < i; k++)
+				push_control(&cap, k, WREC_SHUTDOWN, 0);
+			cap.n = i; /* only the started ones */
+			goto join;
+		}
+	}
+	cap.workers = workers;
+	cap.n = n;
+	status = capture_loop(&cap, shared.sink, err, sizeof err) == 0 ? 0 : 1;
+	broadcast(&cap, sensor_stop_requested ? WREC_SHUTDOWN : WREC_END, cap.max_ts);
+join:
+	for (unsigned i = 0; i < n; i++)
+		if (workers[i])
+			worker_join(workers[i]);
+	if (status == 0 && cap.n == n) {
+		event_sink_finish(shared.sink);
+		json_t *ev = stats_event(&cap, workers, n, shared.sink, shared.out);
+		struct out_buffer ob;
+		if (out_buffer_init(&ob, shared.out, 64 * 1024) == 0) {
+			out_buffer_event(&ob, ev);
+			out_buffer_free(&ob);
+		}
+		json_decref(ev);
+	} else if (cap.n != n) {
+		status = 1;
+	}
+	for (unsigned i = 0; workers && i < n; i++)
+		worker_free(workers[i]);
+out:
+	free(workers);
+	event_sink_free(shared.sink);
+	out_writer_close(shared.out);
+	if (cap.pcap)
+		pcap_close(cap.pcap);
+	if (status != 0 && err[0])
+		fprintf(stderr, "mailsift: %s\n", err);
+	return status;
+}

@@ -1,0 +1,611 @@
+/* worker.c - one worker thread: ring -> flow table -> nDPI -> reassembly ->
+ * dissector -> events. See worker.h for ownership. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ndpi_api.h>
+#include "dissector.h"
+#include "event.h"
+#include "event_sink.h"
+#include "flow.h"
+#include "output.h"
+#include "reasm.h"
+#include "ring.h"
+#include "sensor_shared.h"
+#include "worker.h"
+
+/* nDPI gets at most this many packets per flow: enough for every mail
+ * protocol and a TLS handshake with certificates. */
+#define NDPI_MAX_PKTS 32
+
+struct worker {
+	unsigned id;
+	struct sensor_shared *shared;
+	const struct sensor_config *cfg;
+	struct ring *ring;
+	struct flow_table *flows;
+	struct reasm_pool *pool;
+	struct ndpi_detection_module_struct *ndpi;
+	struct out_buffer out;
+	struct dissector_ctx dctx;
+	struct flow *cur;          /* flow being processed (for dctx callbacks) */
+	enum flow_reason ending;   /* reason of the flow being removed */
+	pthread_t thread;
+	int started;
+	uint64_t now_usec;         /* latest packet/tick time seen */
+	_Atomic uint64_t progress;
+	struct worker_stats st;
+};
+
+/* ---------------- application protocol naming ---------------- */
+
+static int ndpi_is_tls_like(uint16_t id)
+{
+	return id == NDPI_PROTOCOL_TLS || id == NDPI_PROTOCOL_MAIL_SMTPS ||
+	       id == NDPI_PROTOCOL_MAIL_IMAPS || id == NDPI_PROTOCOL_MAIL_POPS;
+}
+
+static int ndpi_is_mail(uint16_t id)
+{
+	return id == NDPI_PROTOCOL_MAIL_SMTP || id == NDPI_PROTOCOL_MAIL_IMAP ||
+	       id == NDPI_PROTOCOL_MAIL_POP || id == NDPI_PROTOCOL_MAIL_SMTPS ||
+	       id == NDPI_PROTOCOL_MAIL_IMAPS || id == NDPI_PROTOCOL_MAIL_POPS;
+}
+
+/* What the bytes really are: the dissector's verdict wins over nDPI (nDPI
+ * 4.2 calls cleartext SMTP on 587 "SMTPS"); implicit-TLS mail is "tls". */
+static void flow_app_proto(struct worker *w, const struct flow *f, char *buf, size_t bufsz)
+{
+	if (f->d && f->parsed) {
+		snprintf(buf, bufsz, "%s", f->d->name);
+		return;
+	}
+	uint16_t id = f->ndpi_app ? f->ndpi_app : f->ndpi_master;
+	if (ndpi_is_tls_like(f->ndpi_master) || ndpi_is_tls_like(f->ndpi_app)) {
+		snprintf(buf, bufsz, "tls");
+		return;
+	}
+	if (id == NDPI_PROTOCOL_UNKNOWN) {
+		buf[0] = 0;
+		return;
+	}
+	const char *name = ndpi_get_proto_name(w->ndpi, f->ndpi_master ? f->ndpi_master : id);
+	size_t i = 0;
+	for (; name && name[i] && i + 1 < bufsz; i++)
+		buf[i] = (char)tolower((unsigned char)name[i]);
+	buf[i] = 0;
+}
+
+static void flow_ndpi_name(struct worker *w, const struct flow *f, char *buf, size_t bufsz)
+{
+	ndpi_protocol p = { f->ndpi_master, f->ndpi_app, NDPI_PROTOCOL_CATEGORY_UNSPECIFIED };
+	ndpi_protocol2name(w->ndpi, p, buf, (u_int)bufsz);
+}
+
+/* ---------------- events ---------------- */
+
+static void emit(struct worker *w, struct flow *f, const char *type, json_t *body, uint64_t ts)
+{
+	char app[48];
+	flow_app_proto(w, f, app, sizeof app);
+	json_t *ev = event_new(f, type, app[0] ? app : NULL, ts);
+	if (body) {
+		json_object_update(ev, body);
+		json_decref(body);
+	}
+	w->st.events++;
+	event_sink_submit(w->shared->sink, &w->out, ev);
+}
+
+static void dctx_emit_cb(struct dissector_ctx *ctx, json_t *body)
+{
+	struct worker *w = ctx->owner;
+	struct flow *f = w->cur;
+	if (!f) {
+		json_decref(body);
+		return;
+	}
+	emit(w, f, f->d->name, body, ctx->now_usec);
+}
+
+static void dctx_stop_cb(struct dissector_ctx *ctx, int is_tls)
+{
+	struct worker *w = ctx->owner;
+	struct flow *f = w->cur;
+	if (!f)
+		return;
+	f->dmode = FLOW_D_STOPPED;
+	if (is_tls)
+		f->starttls = 1;
+	else
+		f->compressed = 1;
+}
+
+static json_t *tls_object(const struct flow *f)
+{
+	const struct ndpi_flow_struct *n = f->ndpi;
+	if (!n || !(ndpi_is_tls_like(f->ndpi_master) || ndpi_is_tls_like(f->ndpi_app) || f->starttls))
+		return NULL;
+	json_t *t = json_object();
+	if (n->host_server_name[0])
+		json_object_set_new(t, "sni", json_string(n->host_server_name));
+	if (n->protos.tls_quic.ssl_version) {
+		char vbuf[32];
+		u_int8_t unknown = 0;
+		json_object_set_new(t, "version",
+		    json_string(ndpi_ssl_version2str(vbuf, sizeof vbuf,
+		                                     n->protos.tls_quic.ssl_version, &unknown)));
+	}
+	if (n->protos.tls_quic.ja3_client[0])
+		json_object_set_new(t, "ja3", json_string(n->protos.tls_quic.ja3_client));
+	if (n->protos.tls_quic.ja3_server[0])
+		json_object_set_new(t, "ja3s", json_string(n->protos.tls_quic.ja3_server));
+	if (n->protos.tls_quic.subjectDN)
+		json_object_set_new(t, "subject", json_string(n->protos.tls_quic.subjectDN));
+	if (n->protos.tls_quic.issuerDN)
+		json_object_set_new(t, "issuer", json_string(n->protos.tls_quic.issuerDN));
+	if (json_object_size(t) == 0) {
+		json_decref(t);
+		return NULL;
+	}
+	return t;
+}
+
+static int flow_wanted(struct worker *w, const struct flow *f, const char *app)
+{
+	if (w->cfg->all_flows)
+		return 1;
+	if (strcmp(app, "smtp") == 0 || strcmp(app, "imap") == 0 || strcmp(app, "pop3") == 0)
+		return 1;
+	if (ndpi_is_mail(f->ndpi_master) || ndpi_is_mail(f->ndpi_app))
+		return 1;
+	if (f->key.proto != 6)
+		return 0;
+	/* TLS on a mail port, or anything on a mail port. */
+	return event_sink_is_mail_port(w->shared->sink, flow_server_port(f));
+}
+
+static void emit_flow_event(struct worker *w, struct flow *f, enum flow_reason why)
+{
+	char app[48], nd[64];
+	flow_app_proto(w, f, app, sizeof app);
+	if (!flow_wanted(w, f, app))
+		return;
+	flow_ndpi_name(w, f, nd, sizeof nd);
+	char ts0[40], ts1[40];
+	event_format_time(f->start_usec, ts0, sizeof ts0);
+	event_format_time(f->last_usec, ts1, sizeof ts1);
+	const struct flow_dir *up = &f->dir[DIR_TOSERVER], *down = &f->dir[DIR_TOCLIENT];
+	json_t *fl = json_object();
+	json_object_set_new(fl, "start", json_string(ts0));
+	json_object_set_new(fl, "end", json_string(ts1));
+	json_object_set_new(fl, "pkts_toserver", json_integer((json_int_t)up->pkts));
+	json_object_set_new(fl, "pkts_toclient", json_integer((json_int_t)down->pkts));
+	json_object_set_new(fl, "bytes_toserver", json_integer((json_int_t)up->bytes));
+	json_object_set_new(fl, "bytes_toclient", json_integer((json_int_t)down->bytes));
+	json_object_set_new(fl, "payload_bytes_toserver", json_integer((json_int_t)up->payload));
+	json_object_set_new(fl, "payload_bytes_toclient", json_integer((json_int_t)down->payload));
+	/* Rounded so the value is identical on every platform. */
+	double ratio = flow_ratio(f);
+	json_object_set_new(fl, "ratio_toserver_toclient", json_real((double)(long long)(ratio * 1000 + 0.5) / 1000));
+	json_object_set_new(fl, "state", json_string(f->key.proto == 6 ? flow_tcp_state_name(f->tcp_state) : "udp"));
+	json_object_set_new(fl, "reason", json_string(flow_reason_name(why)));
+	json_object_set_new(fl, "gaps", json_integer(f->gaps));
+	json_object_set_new(fl, "ndpi_proto", json_string(nd));
+	if (f->starttls)
+		json_object_set_new(fl, "starttls", json_true());
+	if (f->compressed)
+		json_object_set_new(fl, "compressed", json_true());
+	json_t *body = json_object();
+	json_object_set_new(body, "flow", fl);
+	json_t *tls = tls_object(f);
+	if (tls)
+		json_object_set_new(body, "tls", tls);
+	w->st.flows_emitted++;
+	emit(w, f, "flow", body, f->last_usec);
+}
+
+/* ---------------- dissector selection and delivery ---------------- */
+
+static const struct dissector *dissector_for_ndpi(uint16_t id)
+{
+	if (!id)
+		return NULL;
+	for (size_t i = 0; dissector_registry[i]; i++) {
+		const struct dissector *d = dissector_registry[i];
+		for (size_t k = 0; k < d->n_ndpi_protos; k++)
+			if (d->ndpi_protos[k] == id)
+				return d;
+	}
+	return NULL;
+}
+
+static void release_streams(struct worker *w, struct flow *f)
+{
+	reasm_stream_release(w->pool, &f->rs[0]);
+	reasm_stream_release(w->pool, &f->rs[1]);
+}
+
+static void start_dissector(struct worker *w, struct flow *f, const struct dissector *d)
+{
+	f->d = d;
+	f->dstate = d->state_new(&w->cfg->limits);
+	if (!f->dstate) {
+		f->dmode = FLOW_D_NONE;
+		f->d = NULL;
+		return;
+	}
+	f->dmode = FLOW_D_ACTIVE;
+	f->parsed = 1;
+	for (size_t i = 0; dissector_registry[i] && i < 8; i++)
+		if (dissector_registry[i] == d)
+			w->st.dissector_flows[i]++;
+}
+
+static void feed(struct worker *w, struct flow *f, enum dir dir, const uint8_t *data, size_t len)
+{
+	if (len && f->dmode == FLOW_D_ACTIVE)
+		f->d->on_data(f->dstate, &w->dctx, dir, data, len);
+}
+
+/* Decide from nDPI's verdict or the probe buffers. Returns the dissector,
+ * or NULL while undecided; sets FLOW_D_NONE when nothing can match. */
+static const struct dissector *choose(struct flow *f)
+{
+	const struct dissector *d = dissector_for_ndpi(f->ndpi_app);
+	if (!d)
+		d = dissector_for_ndpi(f->ndpi_master);
+	if (d)
+		return d;
+	int undecided = 0;
+	for (size_t i = 0; dissector_registry[i]; i++) {
+		for (int dir = 0; dir < 2; dir++) {
+			if (!f->probe_len[dir])
+				continue;
+			enum probe_result r = dissector_registry[i]->probe((enum dir)dir, f->probe_buf[dir],
+			                                                   f->probe_len[dir]);
+			if (r == PROBE_YES)
+				return dissector_registry[i];
+			if (r == PROBE_MAYBE && f->probe_len[dir] < FLOW_PROBE_MAX)
+				undecided = 1;
+		}
+	}
+	/* Wait for the other side to speak unless a full buffer already said no. */
+	int both = f->probe_len[0] && f->probe_len[1];
+	int full = f->probe_len[0] == FLOW_PROBE_MAX || f->probe_len[1] == FLOW_PROBE_MAX;
+	if (!undecided && (both || full))
+		f->dmode = FLOW_D_NONE;
+	return NULL;
+}
+
+static void probe_bytes(struct worker *w, struct flow *f, enum dir dir, const uint8_t *data,
+                        size_t len)
+{
+	if (!f->probe_len[0] && !f->probe_len[1])
+		f->probe_first = (uint8_t)dir;
+	size_t old = f->probe_len[dir];
+	size_t take = FLOW_PROBE_MAX - old;
+	if (take > len)
+		take = len;
+	memcpy(f->probe_buf[dir] + old, data, take);
+	f->probe_len[dir] = (uint8_t)(old + take);
+	const struct dissector *d = choose(f);
+	if (!d)
+		return;
+	start_dissector(w, f, d);
+	/* Replay what was buffered in arrival order, then the rest of data. */
+	enum dir other = (enum dir)!dir;
+	if (f->probe_first == dir) {
+		feed(w, f, dir, f->probe_buf[dir], old);
+		feed(w, f, other, f->probe_buf[other], f->probe_len[other]);
+	} else {
+		feed(w, f, other, f->probe_buf[other], f->probe_len[other]);
+		feed(w, f, dir, f->probe_buf[dir], old);
+	}
+	feed(w, f, dir, data, len);
+}
+
+struct sink_ctx {
+	struct worker *w;
+	struct flow *f;
+	enum dir dir;
+};
+
+static void sink_deliver(void *user, const uint8_t *data, size_t len)
+{
+	struct sink_ctx *sc = user;
+	struct flow *f = sc->f;
+	if (f->dmode == FLOW_D_PROBING)
+		probe_bytes(sc->w, f, sc->dir, data, len);
+	else
+		feed(sc->w, f, sc->dir, data, len);
+}
+
+static void sink_gap(void *user, uint64_t missing)
+{
+	struct sink_ctx *sc = user;
+	struct flow *f = sc->f;
+	f->gaps++;
+	sc->w->st.reasm_gaps++;
+	sc->w->st.reasm_gap_bytes += missing;
+	if (f->dmode == FLOW_D_ACTIVE)
+		f->d->on_gap(f->dstate, &sc->w->dctx, sc->dir, missing);
+	else if (f->dmode == FLOW_D_PROBING)
+		f->dmode = FLOW_D_NONE; /* cannot probe across a hole */
+}
+
+static void tcp_payload(struct worker *w, struct flow *f, enum dir dir, const struct pkt *p)
+{
+	int wants = f->dmode == FLOW_D_PROBING || f->dmode == FLOW_D_ACTIVE;
+	if (!wants)
+		return;
+	struct sink_ctx sc = { w, f, dir };
+	struct reasm_sink sink = { sink_deliver, sink_gap, &sc };
+	w->dctx.now_usec = p->ts_usec;
+	if (p->payload_len)
+		reasm_stream_segment(w->pool, &f->rs[dir], p->seq, p->payload, p->payload_len, &sink);
+	/* Done with the stream: free queued out-of-order data now. */
+	if (f->dmode == FLOW_D_STOPPED || f->dmode == FLOW_D_NONE)
+		release_streams(w, f);
+}
+
+/* ---------------- per-packet path ---------------- */
+
+static void run_ndpi(struct worker *w, struct flow *f, const struct pkt *p)
+{
+	if (f->ndpi_done || !f->ndpi)
+		return;
+	uint16_t len = p->l3_caplen > 65535 ? 65535 : (uint16_t)p->l3_caplen;
+	ndpi_protocol r = ndpi_detection_process_packet(w->ndpi, f->ndpi, p->l3, len,
+	                                                p->ts_usec / 1000);
+	f->ndpi_pkts++;
+	if (r.app_protocol != NDPI_PROTOCOL_UNKNOWN || r.master_protocol != NDPI_PROTOCOL_UNKNOWN) {
+		f->ndpi_master = r.master_protocol;
+		f->ndpi_app = r.app_protocol;
+		/* Keep feeding while nDPI can still extract TLS details. */
+		if (!ndpi_extra_dissection_possible(w->ndpi, f->ndpi))
+			f->ndpi_done = 1;
+	}
+	if (f->ndpi_pkts >= NDPI_MAX_PKTS)
+		f->ndpi_done = 1;
+}
+
+static void tcp_state(struct flow *f, enum dir dir, const struct pkt *p)
+{
+	uint8_t fl = p->tcp_flags;
+	struct flow_dir *d = &f->dir[dir];
+	if (fl & TCP_RST) {
+		d->rst = 1;
+		f->tcp_state = FLOW_TCP_CLOSED;
+		return;
+	}
+	if ((fl & TCP_SYN) && !(fl & TCP_ACK)) {
+		d->syn = 1;
+		if (f->tcp_state == FLOW_TCP_NEW)
+			f->tcp_state = FLOW_TCP_SYN_SENT;
+	} else if ((fl & TCP_SYN) && (fl & TCP_ACK)) {
+		d->syn = 1;
+		if (f->tcp_state <= FLOW_TCP_SYN_SENT)
+			f->tcp_state = FLOW_TCP_SYN_RECV;
+	} else if (f->tcp_state == FLOW_TCP_SYN_RECV && (fl & TCP_ACK)) {
+		f->tcp_state = FLOW_TCP_ESTABLISHED;
+	} else if (f->tcp_state == FLOW_TCP_NEW && p->payload_len) {
+		f->tcp_state = FLOW_TCP_ESTABLISHED; /* mid-stream pickup */
+	}
+	if (fl & TCP_FIN) {
+		d->fin = 1;
+		f->tcp_state = (f->dir[0].fin && f->dir[1].fin) ? FLOW_TCP_CLOSED : FLOW_TCP_CLOSING;
+	}
+}
+
+static void handle_packet(struct worker *w, struct pkt *p, uint32_t hash)
+{
+	w->st.packets++;
+	w->st.bytes += p->ip_len;
+	if (p->ts_usec > w->now_usec)
+		w->now_usec = p->ts_usec;
+	int created = 0;
+	struct flow *f = flow_table_get(w->flows, p, hash, &created);
+	if (!f)
+		return;
+	enum dir dir = flow_pkt_dir(f, p);
+	/* A fresh SYN on a closed tuple is a new connection (port reuse). */
+	if (!created && f->tcp_state == FLOW_TCP_CLOSED && p->l4_proto == 6 &&
+	    (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+		flow_table_remove(w->flows, f, FLOW_REASON_FIN);
+		f = flow_table_get(w->flows, p, hash, &created);
+		if (!f)
+			return;
+		dir = flow_pkt_dir(f, p);
+	}
+	if (created) {
+		w->st.flows_created++;
+		if (!f->ndpi)
+			f->ndpi = calloc(1, SIZEOF_FLOW_STRUCT);
+		else
+			memset(f->ndpi, 0, SIZEOF_FLOW_STRUCT);
+		if (p->l4_proto != 6)
+			f->dmode = FLOW_D_NONE;
+	}
+	flow_table_touch(w->flows, f);
+	if (p->ts_usec > f->last_usec)
+		f->last_usec = p->ts_usec;
+	struct flow_dir *d = &f->dir[dir];
+	d->pkts++;
+	d->bytes += p->ip_len;
+	run_ndpi(w, f, p);
+	w->cur = f;
+	if (p->l4_proto == 6) {
+		tcp_state(f, dir, p);
+		flow_dir_account_tcp(d, p->seq, p->payload_wire_len, p->tcp_flags & TCP_SYN);
+		if (p->tcp_flags & TCP_SYN)
+			reasm_stream_syn(&f->rs[dir], p->seq);
+		tcp_payload(w, f, dir, p);
+	} else {
+		d->payload += p->payload_wire_len;
+	}
+	w->cur = NULL;
+}
+
+/* ---------------- flow end ---------------- */
+
+static void on_flow_remove(struct flow *f, enum flow_reason why, void *user)
+{
+	struct worker *w = user;
+	if (why == FLOW_REASON_EVICTION)
+		w->st.flows_evicted++;
+	else if (why == FLOW_REASON_TIMEOUT)
+		w->st.flows_timeout++;
+	w->cur = f;
+	w->dctx.now_usec = f->last_usec;
+	if (f->dmode == FLOW_D_ACTIVE) {
+		/* Hand over what is still queued, holes declared as gaps. */
+		for (int dir = 0; dir < 2; dir++) {
+			struct sink_ctx sc = { w, f, (enum dir)dir };
+			struct reasm_sink sink = { sink_deliver, sink_gap, &sc };
+			reasm_stream_flush(w->pool, &f->rs[dir], &sink);
+		}
+	}
+	if (f->d && f->dstate) {
+		w->dctx.now_usec = f->last_usec;
+		f->d->on_close(f->dstate, &w->dctx);
+		f->d->state_free(f->dstate);
+		f->dstate = NULL;
+	}
+	for (int dir = 0; dir < 2; dir++) {
+		w->st.reasm_dup_bytes += f->rs[dir].dup_bytes;
+	}
+	release_streams(w, f);
+	if (f->ndpi && !f->ndpi_done && f->ndpi_master == 0 && f->ndpi_app == 0) {
+		u_int8_t guessed = 0;
+		/* No port guessing: "HTTP on port 25" must not become SMTP. */
+		ndpi_protocol r = ndpi_detection_giveup(w->ndpi, f->ndpi, 0, &guessed);
+		f->ndpi_master = r.master_protocol;
+		f->ndpi_app = r.app_protocol;
+	}
+	if (f->ndpi_master || f->ndpi_app)
+		w->st.ndpi_detected++;
+	emit_flow_event(w, f, why);
+	if (f->ndpi)
+		ndpi_free_flow_data(f->ndpi);
+	w->cur = NULL;
+}
+
+/* ---------------- thread ---------------- */
+
+static void publish_progress(struct worker *w, uint64_t t)
+{
+	/* Events before t are in the sink's hands before progress says so. */
+	out_buffer_flush(&w->out);
+	event_sink_progress(w->shared->sink, w->id, t);
+	atomic_store_explicit(&w->progress, t, memory_order_release);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	const struct sensor_config *cfg = w->cfg;
+	for (;;) {
+		size_t len;
+		const struct worker_rec *r = ring_peek_wait(w->ring, &len);
+		if (!r)
+			continue;
+		switch (r->kind) {
+		case WREC_PACKET: {
+			struct pkt p = r->pkt;
+			p.l3 = (const uint8_t *)(r + 1);
+			p.payload = p.l3 + r->payload_off;
+			handle_packet(w, &p, r->hash);
+			break;
+		}
+		case WREC_TICK:
+			if (r->pkt.ts_usec > w->now_usec)
+				w->now_usec = r->pkt.ts_usec;
+			flow_table_expire(w->flows, w->now_usec, cfg->idle_timeout_usec,
+			                  cfg->closed_linger_usec);
+			publish_progress(w, w->now_usec);
+			break;
+		case WREC_FLUSH:
+			out_buffer_flush(&w->out);
+			break;
+		case WREC_END:
+		case WREC_SHUTDOWN:
+			flow_table_flush(w->flows, r->kind == WREC_END ? FLOW_REASON_END_OF_INPUT
+			                                               : FLOW_REASON_SHUTDOWN);
+			w->st.reasm_pool_exhausted = reasm_pool_exhausted(w->pool);
+			publish_progress(w, UINT64_MAX);
+			ring_release(w->ring);
+			return NULL;
+		default:
+			break;
+		}
+		ring_release(w->ring);
+	}
+}
+
+struct worker *worker_new(unsigned id, struct sensor_shared *shared, size_t ring_bytes,
+                          size_t max_flows)
+{
+	struct worker *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	w->id = id;
+	w->shared = shared;
+	w->cfg = shared->cfg;
+	w->dctx.emit = dctx_emit_cb;
+	w->dctx.stop_cleartext = dctx_stop_cb;
+	w->dctx.owner = w;
+	struct reasm_limits rl = { 16u << 20, 256, 1u << 20 };
+	w->ring = ring_new(ring_bytes);
+	w->flows = flow_table_new(max_flows, on_flow_remove, w);
+	w->pool = reasm_pool_new(&rl);
+	w->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
+	if (!w->ring || !w->flows || !w->pool || !w->ndpi ||
+	    out_buffer_init(&w->out, shared->out, 64 * 1024) != 0) {
+		worker_free(w);
+		return NULL;
+	}
+	NDPI_PROTOCOL_BITMASK all;
+	NDPI_BITMASK_SET_ALL(all);
+	ndpi_set_protocol_detection_bitmask2(w->ndpi, &all);
+	ndpi_finalize_initialization(w->ndpi);
+	return w;
+}
+
+void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	flow_table_free(w->flows);
+	reasm_pool_free(w->pool);
+	ring_free(w->ring);
+	if (w->ndpi)
+		ndpi_exit_detection_module(w->ndpi);
+	if (w->out.data)
+		out_buffer_free(&w->out);
+	free(w);
+}
+
+int worker_start(struct worker *w)
+{
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+		return -1;
+	w->started = 1;
+	return 0;
+}
+
+void worker_join(struct worker *w)
+{
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	w->started = 0;
+	out_buffer_flush(&w->out);
+}
+
+struct ring *worker_ring(struct worker *w) { return w->ring; }
+const struct worker_stats *worker_stats(const struct worker *w) { return &w->st; }
+uint64_t worker_progress(const struct worker *w)
+{
+	return atomic_load_explicit(&w->progress, memory_order_acquire);
+}
