@@ -773,8 +773,74 @@ static void test_result_names(void)
 	}
 }
 
-int main(void)
+/* Fuzz seeds: "test_decode --write-seeds DIR" writes a few of the frames
+ * above as tests/fuzz/seeds/decode/ inputs (first byte: index into the link
+ * table of fuzz_decode.c, then the frame). */
+static const int fuzz_links[] = {
+	LINK_ETHERNET, LINK_LINUX_SLL, LINK_LINUX_SLL2, LINK_RAW, LINK_RAW_ALT,
+	LINK_NULL, LINK_LOOP, LINK_IPV4, LINK_IPV6,
+};
+
+static int write_seed(const char *dir, const char *name, const struct frame_spec *s)
 {
+	struct frame f;
+	char path[512];
+	uint8_t idx = 0;
+	int link = s->link_set ? s->link : LINK_ETHERNET;
+
+	build(s, &f);
+	while (fuzz_links[idx] != link)
+		idx++;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *fp = fopen(path, "wb");
+	if (!fp)
+		return 1;
+	int bad = fwrite(&idx, 1, 1, fp) != 1 || fwrite(f.b, 1, f.len, fp) != f.len;
+	return fclose(fp) != 0 || bad;
+}
+
+static int write_seeds(const char *dir)
+{
+	int bad = 0;
+	bad |= write_seed(dir, "eth-ipv4-smtp-ehlo", &(struct frame_spec){
+		SMTP_CLIENT, .flags = TCP_PSH | TCP_ACK, .tcp_options = 12,
+		.payload = "EHLO client.example\r\n" });
+	bad |= write_seed(dir, "eth-qinq-ipv4-imap", &(struct frame_spec){
+		.src = "10.1.0.5", .dst = "10.1.0.143", .sport = 143, .dport = 51000, .vlans = 2,
+		.vlan_tpid = { 0x88a8, 0x8100 }, .vlan_tci = { 10, 20 },
+		.payload = "* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n" });
+	bad |= write_seed(dir, "eth-ipv6-ext-pop3", &(struct frame_spec){
+		.src = "2001:db8::1", .dst = "2001:db8::110", .sport = 50000, .dport = 110,
+		.ext = "hop route frag dst ah", .payload = "USER alice\r\n" });
+	bad |= write_seed(dir, "eth-padded-ack", &(struct frame_spec){
+		SMTP_CLIENT, .flags = TCP_ACK, .pad = 6 });
+	bad |= write_seed(dir, "eth-ipv4-first-fragment", &(struct frame_spec){
+		SMTP_CLIENT, .more_fragments = 1, .payload = "DATA\r\n" });
+	bad |= write_seed(dir, "sll-ipv4-udp", &(struct frame_spec){
+		.link = LINK_LINUX_SLL, .link_set = 1, .src = "10.0.0.9", .dst = "10.0.0.53",
+		.proto = 17, .sport = 5353, .dport = 53, .payload = "query" });
+	bad |= write_seed(dir, "sll2-ipv6-smtp", &(struct frame_spec){
+		.link = LINK_LINUX_SLL2, .link_set = 1, .src = "fe80::1", .dst = "fe80::2",
+		.sport = 25, .dport = 40000, .payload = "220 mx.example ESMTP\r\n" });
+	bad |= write_seed(dir, "raw-ipv4-smtp", &(struct frame_spec){
+		SMTP_CLIENT, .link = LINK_RAW, .link_set = 1, .ip_options = 4,
+		.payload = "MAIL FROM:<a@example.org>\r\n" });
+	bad |= write_seed(dir, "null-ipv6-swapped", &(struct frame_spec){
+		.link = LINK_NULL, .link_set = 1, .af = 28, .af_swapped = 1, .src = "::1",
+		.dst = "::1", .sport = 993, .dport = 1234, .payload = "x" });
+	bad |= write_seed(dir, "loop-ipv4-icmp", &(struct frame_spec){
+		.link = LINK_LOOP, .link_set = 1, .src = "127.0.0.1", .dst = "127.0.0.1",
+		.proto = 1 });
+	bad |= write_seed(dir, "dlt-ipv6-udp", &(struct frame_spec){
+		.link = LINK_IPV6, .link_set = 1, .src = "2001:db8::9", .dst = "2001:db8::1",
+		.proto = 17, .sport = 1, .dport = 2, .ext = "dst", .payload = "u" });
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
+		return write_seeds(argv[2]);
 	test_ethernet_ipv4_tcp();
 	test_udp_and_untracked();
 	test_vlans();
