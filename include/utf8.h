@@ -1,0 +1,23 @@
+/* utf8.h - UTF-8 validation and repair for strings that end up in events.
+ *
+ * Ownership: pure functions on caller buffers; nothing is allocated. */
+#ifndef MAILSIFT_UTF8_H
+#define MAILSIFT_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Length of the valid UTF-8 sequence starting at s (1..4), or 0 if the
+ * bytes there are not a complete, valid, shortest-form sequence. */
+size_t utf8_seq_len(const uint8_t *s, size_t n);
+
+/* Nonzero if the whole of s is valid UTF-8 with no NUL byte. */
+int utf8_valid(const uint8_t *s, size_t n);
+
+/* Copy s into out (outsz includes room for the NUL), replacing each invalid
+ * byte and each NUL with U+FFFD, and cutting at outsz-1 bytes without
+ * splitting a sequence. Returns the bytes written (without the NUL); sets
+ * *repaired to 1 if anything was replaced (it is never cleared). */
+size_t utf8_repair(const uint8_t *s, size_t n, char *out, size_t outsz, int *repaired);
+
+#endif

@@ -1,0 +1,326 @@
+/* codec.c - streaming base64 / quoted-printable decoders (see codec.h).
+ *
+ * Ownership: no allocation. Decoded bytes go through a 512-byte window on
+ * the stack and are passed to the caller's sink; the sink's span lives
+ * only for that call. */
+#include "codec.h"
+
+#define WINDOW 512
+
+struct window {
+	uint8_t buf[WINDOW];
+	size_t len;
+	codec_sink_fn sink;
+	void *arg;
+};
+
+static inline void win_put(struct window *w, uint8_t c)
+{
+	w->buf[w->len++] = c;
+	if (w->len == WINDOW) {
+		w->sink(w->arg, w->buf, w->len);
+		w->len = 0;
+	}
+}
+
+static inline void win_flush(struct window *w)
+{
+	if (w->len)
+		w->sink(w->arg, w->buf, w->len);
+	w->len = 0;
+}
+
+int codec_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+void codec_b64_init(struct codec_b64 *s)
+{
+	s->acc = 0;
+	s->nacc = 0;
+	s->pad = 0;
+	s->bad = 0;
+}
+
+/* Emit what a partial quantum holds: 2 sextets -> 1 byte, 3 -> 2. */
+static void b64_flush_partial(struct codec_b64 *s, struct window *w)
+{
+	if (s->nacc == 2) {
+		win_put(w, (uint8_t)(s->acc >> 4));
+	} else if (s->nacc == 3) {
+		win_put(w, (uint8_t)(s->acc >> 10));
+		win_put(w, (uint8_t)(s->acc >> 2));
+	} else if (s->nacc == 1) {
+		s->bad = 1; /* six bits cannot make a byte */
+	}
+	s->acc = 0;
+	s->nacc = 0;
+}
+
+void codec_b64_feed(struct codec_b64 *s, const uint8_t *in, size_t n,
+                    codec_sink_fn sink, void *arg)
+{
+	struct window w = { .len = 0, .sink = sink, .arg = arg };
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = in[i];
+		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
+			continue;
+		if (c == '=') {
+			if (!s->pad)
+				b64_flush_partial(s, &w);
+			s->pad = 1;
+			continue;
+		}
+		int v = b64val(c);
+		if (v < 0) {
+			s->bad = 1;
+			continue;
+		}
+		/* Data after padding: some encoders concatenate whole base64
+		 * blocks; decode the next block rather than give up. */
+		s->pad = 0;
+		s->acc = (s->acc << 6) | (uint32_t)v;
+		if (++s->nacc == 4) {
+			win_put(&w, (uint8_t)(s->acc >> 16));
+			win_put(&w, (uint8_t)(s->acc >> 8));
+			win_put(&w, (uint8_t)s->acc);
+			s->acc = 0;
+			s->nacc = 0;
+		}
+	}
+	win_flush(&w);
+}
+
+void codec_b64_finish(struct codec_b64 *s, codec_sink_fn sink, void *arg)
+{
+	struct window w = { .len = 0, .sink = sink, .arg = arg };
+	b64_flush_partial(s, &w);
+	win_flush(&w);
+}
+
+enum qp_state {
+	QP_TEXT = 0,
+	QP_EQ,     /* after '=' */
+	QP_HEX1,   /* after '=' and one hex digit */
+	QP_EQ_WS,  /* after '=' and blanks: a soft break with trailing space */
+	QP_EQ_CR,  /* after '=' [blanks] CR */
+};
+
+void codec_qp_init(struct codec_qp *s)
+{
+	s->state = QP_TEXT;
+	s->hex1 = 0;
+	s->bad = 0;
+}
+
+void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
+                   codec_sink_fn sink, void *arg)
+{
+	struct window w = { .len = 0, .sink = sink, .arg = arg };
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = in[i];
+		int h;
+		switch (s->state) {
+		case QP_TEXT:
+			if (c == '=')
+				s->state = QP_EQ;
+			else
+				win_put(&w, c);
+			break;
+		case QP_EQ:
+			if ((h = codec_hexval(c)) >= 0) {
+				s->hex1 = (uint8_t)h;
+				s->state = QP_HEX1;
+			} else if (c == '\n') {
+				s->state = QP_TEXT; /* soft line break */
+			} else if (c == '\r') {
+				s->state = QP_EQ_CR;
+			} else if (c == ' ' || c == '\t') {
+				s->state = QP_EQ_WS;
+			} else {
+				/* Not an escape: keep both bytes as they are. */
+				s->bad = 1;
+				win_put(&w, '=');
+				if (c == '=') {
+					s->state = QP_EQ;
+				} else {
+					win_put(&w, c);
+					s->state = QP_TEXT;
+				}
+			}
+			break;
+		case QP_HEX1:
+			if ((h = codec_hexval(c)) >= 0) {
+				win_put(&w, (uint8_t)(s->hex1 << 4 | h));
+				s->state = QP_TEXT;
+			} else {
+				s->bad = 1;
+				win_put(&w, '=');
+				win_put(&w, "0123456789ABCDEF"[s->hex1]);
+				if (c == '=') {
+					s->state = QP_EQ;
+				} else {
+					win_put(&w, c);
+					s->state = QP_TEXT;
+				}
+			}
+			break;
+		case QP_EQ_WS:
+			if (c == ' ' || c == '\t')
+				break;
+			if (c == '\r') {
+				s->state = QP_EQ_CR;
+			} else if (c == '\n') {
+				s->state = QP_TEXT;
+			} else {
+				/* "= x": not a soft break; the blanks are lost. */
+				s->bad = 1;
+				win_put(&w, '=');
+				if (c == '=') {
+					s->state = QP_EQ;
+				} else {
+					win_put(&w, c);
+					s->state = QP_TEXT;
+				}
+			}
+			break;
+		case QP_EQ_CR:
+			if (c == '\n') {
+				s->state = QP_TEXT;
+			} else {
+				s->bad = 1;
+				s->state = QP_TEXT;
+				if (c == '=')
+					s->state = QP_EQ;
+				else
+					win_put(&w, c);
+			}
+			break;
+		}
+	}
+	win_flush(&w);
+}
+
+void codec_qp_finish(struct codec_qp *s, codec_sink_fn sink, void *arg)
+{
+	struct window w = { .len = 0, .sink = sink, .arg = arg };
+	if (s->state == QP_HEX1) {
+		s->bad = 1;
+		win_put(&w, '=');
+		win_put(&w, "0123456789ABCDEF"[s->hex1]);
+	}
+	/* QP_EQ / QP_EQ_WS / QP_EQ_CR: a soft break at the very end. */
+	s->state = QP_TEXT;
+	win_flush(&w);
+}
+
+long codec_b64_decode_str(const char *in, size_t n, uint8_t *out, size_t outsz)
+{
+	uint32_t acc = 0;
+	unsigned nacc = 0;
+	size_t o = 0;
+	int pad = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)in[i];
+		if (c == '=') {
+			pad = 1;
+			continue;
+		}
+		int v = b64val(c);
+		if (v < 0 || pad)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		if (++nacc == 4) {
+			if (o + 3 > outsz)
+				return -1;
+			out[o++] = (uint8_t)(acc >> 16);
+			out[o++] = (uint8_t)(acc >> 8);
+			out[o++] = (uint8_t)acc;
+			acc = 0;
+			nacc = 0;
+		}
+	}
+	if (nacc == 1)
+		return -1;
+	if (nacc >= 2) {
+		if (o + nacc - 1 > outsz)
+			return -1;
+		if (nacc == 2) {
+			out[o++] = (uint8_t)(acc >> 4);
+		} else {
+			out[o++] = (uint8_t)(acc >> 10);
+			out[o++] = (uint8_t)(acc >> 2);
+		}
+	}
+	return (long)o;
+}
+
+long codec_q_decode_str(const char *in, size_t n, uint8_t *out, size_t outsz, int underscore)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)in[i];
+		if (o >= outsz)
+			return -1;
+		if (c == '=') {
+			if (i + 2 >= n)
+				return -1;
+			int h = codec_hexval((unsigned char)in[i + 1]);
+			int l = codec_hexval((unsigned char)in[i + 2]);
+			if (h < 0 || l < 0)
+				return -1;
+			out[o++] = (uint8_t)(h << 4 | l);
+			i += 2;
+		} else if (c == '_' && underscore) {
+			out[o++] = ' ';
+		} else {
+			out[o++] = (uint8_t)c;
+		}
+	}
+	return (long)o;
+}
+
+long codec_pct_decode_str(const char *in, size_t n, uint8_t *out, size_t outsz)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)in[i];
+		if (o >= outsz)
+			return -1;
+		if (c == '%') {
+			if (i + 2 >= n)
+				return -1;
+			int h = codec_hexval((unsigned char)in[i + 1]);
+			int l = codec_hexval((unsigned char)in[i + 2]);
+			if (h < 0 || l < 0)
+				return -1;
+			out[o++] = (uint8_t)(h << 4 | l);
+			i += 2;
+		} else {
+			out[o++] = (uint8_t)c;
+		}
+	}
+	return (long)o;
+}

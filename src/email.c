@@ -1,0 +1,993 @@
+/* email.c - streaming RFC 5322 + MIME message parser (see email.h).
+ *
+ * Ownership: email_new() allocates the parser, its line buffer (line_max
+ * bytes, at least LINE_MIN), the SHA-256 context and small scratch
+ * buffers; the header field buffer grows on demand up to FIELD_CAP. Each
+ * stored header value, address and attachment record is allocated once
+ * when its header/part ends, cut at field_max. email_free() releases all
+ * of it. Message bytes are never retained beyond one line: bodies are
+ * decoded through codec.c's window straight into the hash, the magic
+ * prefix (MAGIC_PREFIX bytes, embedded) and the URL scanner.
+ *
+ * Structure: bytes -> lines (line buffer) -> per state: header fields
+ * (unfolded into the field buffer) or body lines (boundary check, then
+ * the current leaf's decoder). A stack of open multiparts holds the
+ * boundaries; a boundary of an outer multipart also closes inner ones. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <openssl/evp.h>
+#include "email.h"
+#include "codec.h"
+#include "magic.h"
+#include "mailaddr.h"
+#include "rfc2047.h"
+#include "utf8.h"
+
+#define LINE_MIN 256          /* a boundary line must always fit */
+#define LINE_CAP (1u << 20)
+#define FIELD_INIT 1024
+#define FIELD_CAP 65536       /* one unfolded header field */
+#define BOUNDARY_MAX 200      /* RFC 2046 says 70; be lenient */
+#define URL_MAX 100000        /* URLs counted per message */
+#define FIELDMAX_CAP 65536    /* clamp of limits->field_max */
+
+enum est {
+	ST_HEADERS,  /* header block of the message or of a part */
+	ST_BODY,     /* leaf content */
+	ST_PREAMBLE, /* multipart, before its first boundary */
+	ST_EPILOGUE, /* after a close delimiter */
+	ST_DONE,
+};
+
+enum cte { CTE_IDENTITY, CTE_BASE64, CTE_QP };
+
+struct frame {
+	char boundary[BOUNDARY_MAX + 1];
+	size_t blen;
+	int digest; /* multipart/digest: parts default to message/rfc822 */
+};
+
+/* Headers of the entity being parsed. */
+struct entity {
+	char ctype[128];
+	char boundary[BOUNDARY_MAX + 1];
+	long blen;    /* -1: no usable boundary */
+	char cte[32];
+	char disp[32];
+	int has_filename, has_name;
+};
+
+struct addr {
+	char *address;
+	char *name;
+};
+
+struct addrlist {
+	struct addr *v;
+	size_t n, cap;
+};
+
+struct attach {
+	char *filename;
+	char *ctype;
+	uint64_t size;
+	const char *magic;
+	const char *script_kind;
+	int mismatch;
+	char sha256[65];
+};
+
+struct urlscan {
+	uint8_t win[9];
+	int in_url;
+};
+
+struct email {
+	struct mail_limits lim;
+	size_t field_max;
+	struct email_counts counts;
+	struct anomaly_set an;
+	enum est st;
+	int top;          /* still in the top-level header block */
+	int finished;
+
+	/* line assembly */
+	uint8_t *lbuf;
+	size_t llen, lcap;
+	int ldiscard;     /* over-long header line: drop to LF */
+	int lcont;        /* body line flushed in pieces: not a boundary */
+
+	/* header field assembly */
+	char *fbuf;
+	size_t flen, fcap;
+	int fpending, ftrunc;
+	uint64_t hbytes;  /* bytes of the current header block */
+	uint64_t hcount;  /* fields of the current header block */
+	int hstop;        /* a header limit was hit: fields are ignored */
+
+	struct entity ent;
+	struct frame *frames;
+	size_t depth;
+	int digest_parent;
+
+	/* current leaf */
+	int leaf;         /* a leaf is open */
+	int leaf_described;
+	int leaf_attach, leaf_urls;
+	enum cte cte;
+	struct codec_b64 b64;
+	struct codec_qp qp;
+	const char *eol;  /* line end held back: it may belong to a boundary */
+	uint64_t leaf_size;
+	uint8_t mprefix[MAGIC_PREFIX];
+	size_t mlen;
+	EVP_MD_CTX *sha;
+	struct urlscan url;
+
+	/* results */
+	struct addr from, sender;
+	int has_from, has_sender;
+	struct addrlist to, cc, reply_to;
+	char *subject, *date, *message_id, *in_reply_to, *x_mailer, *user_agent;
+	char *x_originating_ip, *return_path, *received_first, *received_last;
+	uint64_t received_count;
+	struct attach *att;
+	size_t natt, attcap;
+
+	char *filename, *name; /* current part's parameters, field_max + 1 */
+	char *scratch;         /* field_max + 1 */
+	struct charset_cache cs;
+};
+
+/* ---------- small helpers ---------- */
+
+static int is_wsp(int c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static void trim(const char **s, size_t *n)
+{
+	while (*n && is_wsp((unsigned char)**s)) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n && is_wsp((unsigned char)(*s)[*n - 1]))
+		(*n)--;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = 0;
+	return p;
+}
+
+static void note_flags(struct email *e, unsigned flags)
+{
+	if (flags & TXT_BAD_ENCODING)
+		anomaly_raise(&e->an, ANOMALY_BAD_ENCODED_WORD);
+	if (flags & TXT_REPAIRED)
+		anomaly_raise(&e->an, ANOMALY_INVALID_UTF8);
+}
+
+/* A new string: UTF-8 repaired (and RFC 2047 decoded when asked), cut at
+ * field_max. */
+static char *text_dup(struct email *e, const char *s, size_t n, int decode)
+{
+	unsigned flags = 0;
+	size_t l;
+	trim(&s, &n);
+	if (decode) {
+		l = rfc2047_decode(&e->cs, s, n, e->scratch, e->field_max + 1, &flags);
+	} else {
+		int rep = 0;
+		l = utf8_repair((const uint8_t *)s, n, e->scratch, e->field_max + 1, &rep);
+		if (rep)
+			flags |= TXT_REPAIRED;
+	}
+	note_flags(e, flags);
+	return dup_n(e->scratch, l);
+}
+
+static void set_once(struct email *e, char **slot, const char *s, size_t n, int decode)
+{
+	if (!*slot)
+		*slot = text_dup(e, s, n, decode);
+}
+
+/* ---------- addresses ---------- */
+
+struct addr_ctx {
+	struct email *e;
+	struct addrlist *list; /* NULL: keep only the first into one */
+	struct addr *one;
+	int *have_one;
+};
+
+static int addr_make(struct email *e, const char *a, size_t al, const char *nm, size_t nl,
+                     struct addr *out)
+{
+	char norm[1024];
+	int r = email_normalize_address(a, al, norm, sizeof norm);
+	if (r < 0) {
+		anomaly_raise(&e->an, ANOMALY_BAD_ADDRESS);
+		return -1;
+	}
+	out->address = text_dup(e, norm, (size_t)r, 0);
+	out->name = nl ? text_dup(e, nm, nl, 1) : NULL;
+	return 0;
+}
+
+static void on_addr(void *arg, const char *a, size_t al, const char *nm, size_t nl,
+                    const char *g, size_t gl)
+{
+	struct addr_ctx *c = arg;
+	struct email *e = c->e;
+	if (!c->list) {
+		if (*c->have_one)
+			return;
+		if (addr_make(e, a, al, nm, nl, c->one) == 0)
+			*c->have_one = 1;
+		return;
+	}
+	struct addrlist *l = c->list;
+	if (l->n >= e->lim.recipients_max) {
+		anomaly_raise(&e->an, ANOMALY_TOO_MANY_RECIPIENTS);
+		return;
+	}
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 8;
+		if (nc > e->lim.recipients_max)
+			nc = (size_t)e->lim.recipients_max;
+		struct addr *v = realloc(l->v, nc * sizeof *v);
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = nc;
+	}
+	if (addr_make(e, a, al, nm, nl, &l->v[l->n]) == 0)
+		l->n++;
+}
+
+static void parse_addrs(struct email *e, const char *v, size_t n, struct addrlist *list,
+                        struct addr *one, int *have_one)
+{
+	struct addr_ctx c = { e, list, one, have_one };
+	int bad = 0;
+	mailaddr_parse_list(v, n, on_addr, &c, &bad);
+	if (bad)
+		anomaly_raise(&e->an, ANOMALY_BAD_ADDRESS);
+}
+
+static void addr_free(struct addr *a)
+{
+	free(a->address);
+	free(a->name);
+}
+
+/* ---------- header fields ---------- */
+
+static int name_is(const char *name, size_t nl, const char *want)
+{
+	return strlen(want) == nl && strncasecmp(name, want, nl) == 0;
+}
+
+static void top_field(struct email *e, const char *name, size_t nl, const char *v, size_t vl)
+{
+	if (name_is(name, nl, "from")) {
+		parse_addrs(e, v, vl, NULL, &e->from, &e->has_from);
+	} else if (name_is(name, nl, "sender")) {
+		parse_addrs(e, v, vl, NULL, &e->sender, &e->has_sender);
+	} else if (name_is(name, nl, "to")) {
+		parse_addrs(e, v, vl, &e->to, NULL, NULL);
+	} else if (name_is(name, nl, "cc")) {
+		parse_addrs(e, v, vl, &e->cc, NULL, NULL);
+	} else if (name_is(name, nl, "reply-to")) {
+		parse_addrs(e, v, vl, &e->reply_to, NULL, NULL);
+	} else if (name_is(name, nl, "subject")) {
+		set_once(e, &e->subject, v, vl, 1);
+	} else if (name_is(name, nl, "date")) {
+		set_once(e, &e->date, v, vl, 0);
+	} else if (name_is(name, nl, "message-id")) {
+		set_once(e, &e->message_id, v, vl, 0);
+	} else if (name_is(name, nl, "in-reply-to")) {
+		set_once(e, &e->in_reply_to, v, vl, 0);
+	} else if (name_is(name, nl, "x-mailer")) {
+		set_once(e, &e->x_mailer, v, vl, 1);
+	} else if (name_is(name, nl, "user-agent")) {
+		set_once(e, &e->user_agent, v, vl, 1);
+	} else if (name_is(name, nl, "x-originating-ip")) {
+		trim(&v, &vl);
+		if (vl >= 2 && v[0] == '[' && v[vl - 1] == ']') {
+			v++;
+			vl -= 2;
+		}
+		set_once(e, &e->x_originating_ip, v, vl, 0);
+	} else if (name_is(name, nl, "return-path")) {
+		if (!e->return_path) {
+			char norm[1024];
+			int r = email_normalize_address(v, vl, norm, sizeof norm);
+			if (r < 0) {
+				anomaly_raise(&e->an, ANOMALY_BAD_ADDRESS);
+				e->return_path = text_dup(e, v, vl, 0);
+			} else {
+				e->return_path = text_dup(e, norm, (size_t)r, 0);
+			}
+		}
+	} else if (name_is(name, nl, "received")) {
+		e->received_count++;
+		if (!e->received_first) {
+			e->received_first = text_dup(e, v, vl, 0);
+		} else {
+			free(e->received_last);
+			e->received_last = text_dup(e, v, vl, 0);
+		}
+	}
+}
+
+/* MIME fields, for the message and for every part. */
+static void mime_field(struct email *e, const char *name, size_t nl, const char *v, size_t vl)
+{
+	struct entity *en = &e->ent;
+	unsigned flags = 0;
+	if (name_is(name, nl, "content-type")) {
+		if (en->ctype[0])
+			return; /* the first one counts */
+		mime_value_token(v, vl, en->ctype, sizeof en->ctype);
+		long bl = mime_param_raw(v, vl, "boundary", en->boundary, sizeof en->boundary);
+		en->blen = bl > 0 ? bl : -1;
+		if (!en->has_name &&
+		    mime_param(&e->cs, v, vl, "name", e->name, e->field_max + 1, &flags))
+			en->has_name = 1;
+	} else if (name_is(name, nl, "content-transfer-encoding")) {
+		if (!en->cte[0])
+			mime_value_token(v, vl, en->cte, sizeof en->cte);
+	} else if (name_is(name, nl, "content-disposition")) {
+		if (en->disp[0])
+			return;
+		mime_value_token(v, vl, en->disp, sizeof en->disp);
+		if (mime_param(&e->cs, v, vl, "filename", e->filename, e->field_max + 1, &flags))
+			en->has_filename = 1;
+	}
+	note_flags(e, flags);
+}
+
+/* The pending field is complete: split name/value and dispatch. */
+static void field_end(struct email *e)
+{
+	if (!e->fpending)
+		return;
+	e->fpending = 0;
+	const char *f = e->fbuf;
+	const char *colon = memchr(f, ':', e->flen);
+	if (!colon)
+		return;
+	const char *name = f;
+	size_t nl = (size_t)(colon - f);
+	while (nl && (name[nl - 1] == ' ' || name[nl - 1] == '\t'))
+		nl--;
+	const char *v = colon + 1;
+	size_t vl = e->flen - (size_t)(v - f);
+	if (e->top)
+		top_field(e, name, nl, v, vl);
+	mime_field(e, name, nl, v, vl);
+}
+
+static void field_append(struct email *e, const uint8_t *s, size_t n)
+{
+	if (e->flen + n > e->fcap && e->fcap < FIELD_CAP) {
+		size_t nc = e->fcap;
+		while (nc < e->flen + n && nc < FIELD_CAP)
+			nc *= 2;
+		if (nc > FIELD_CAP)
+			nc = FIELD_CAP;
+		char *p = realloc(e->fbuf, nc);
+		if (p) {
+			e->fbuf = p;
+			e->fcap = nc;
+		}
+	}
+	if (e->flen + n > e->fcap) {
+		n = e->fcap - e->flen;
+		if (!e->ftrunc)
+			anomaly_raise(&e->an, ANOMALY_LINE_TOO_LONG);
+		e->ftrunc = 1;
+	}
+	memcpy(e->fbuf + e->flen, s, n);
+	e->flen += n;
+}
+
+/* ---------- leaves ---------- */
+
+static void url_reset(struct urlscan *u)
+{
+	memset(u->win, ' ', sizeof u->win);
+	u->in_url = 0;
+}
+
+static int url_end_char(uint8_t c)
+{
+	return c <= ' ' || c == '"' || c == '\'' || c == '<' || c == '>' || c == 0x7f;
+}
+
+static int alnum(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Does the window end with pat, preceded by a non-word character? */
+static int url_match(const uint8_t *w, const char *pat)
+{
+	size_t l = strlen(pat);
+	if (memcmp(w + 9 - l, pat, l) != 0)
+		return 0;
+	if (l == 9)
+		return 1;
+	uint8_t before = w[9 - l - 1];
+	return !alnum(before) && before != '.' && before != '/' && before != '-' && before != '@';
+}
+
+static void url_scan(struct email *e, const uint8_t *d, size_t n)
+{
+	struct urlscan *u = &e->url;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = d[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (uint8_t)(c + 32);
+		memmove(u->win, u->win + 1, 8);
+		u->win[8] = c;
+		if (u->in_url) {
+			if (url_end_char(c))
+				u->in_url = 0;
+			continue;
+		}
+		if (c != '/' && c != '.')
+			continue;
+		if (url_match(u->win, "http://") || url_match(u->win, "https://") ||
+		    url_match(u->win, "ftp://") || url_match(u->win, "www.")) {
+			u->in_url = 1;
+			if (e->counts.urls < URL_MAX)
+				e->counts.urls++;
+		}
+	}
+}
+
+static void leaf_sink(void *arg, const uint8_t *d, size_t n)
+{
+	struct email *e = arg;
+	if (e->leaf_attach) {
+		if (e->mlen < MAGIC_PREFIX) {
+			size_t k = MAGIC_PREFIX - e->mlen < n ? MAGIC_PREFIX - e->mlen : n;
+			memcpy(e->mprefix + e->mlen, d, k);
+			e->mlen += k;
+		}
+		EVP_DigestUpdate(e->sha, d, n);
+		e->leaf_size += n;
+		e->counts.attachment_bytes += n;
+	}
+	if (e->leaf_urls)
+		url_scan(e, d, n);
+}
+
+static void leaf_data(struct email *e, const uint8_t *d, size_t n)
+{
+	if (!e->leaf || !e->leaf_described || n == 0)
+		return;
+	switch (e->cte) {
+	case CTE_BASE64:
+		codec_b64_feed(&e->b64, d, n, leaf_sink, e);
+		break;
+	case CTE_QP:
+		codec_qp_feed(&e->qp, d, n, leaf_sink, e);
+		break;
+	default:
+		leaf_sink(e, d, n);
+	}
+}
+
+/* Body bytes of a line: first the held-back end of the previous line. */
+static void body_bytes(struct email *e, const uint8_t *d, size_t n)
+{
+	if (e->eol) {
+		const char *eol = e->eol;
+		e->eol = NULL;
+		leaf_data(e, (const uint8_t *)eol, strlen(eol));
+	}
+	leaf_data(e, d, n);
+}
+
+static const char *ctype_effective(const struct email *e)
+{
+	if (e->ent.ctype[0])
+		return e->ent.ctype;
+	return e->digest_parent ? "message/rfc822" : "text/plain";
+}
+
+static void leaf_begin(struct email *e)
+{
+	const char *ct = ctype_effective(e);
+	e->leaf = 1;
+	e->eol = NULL;
+	e->counts.parts++;
+	e->leaf_described = e->counts.parts <= e->lim.parts_max;
+	if (!e->leaf_described) {
+		anomaly_raise(&e->an, ANOMALY_TOO_MANY_PARTS);
+		return;
+	}
+	int text = !strncmp(ct, "text/", 5);
+	e->leaf_attach = !strcmp(e->ent.disp, "attachment") || e->ent.has_filename ||
+	                 e->ent.has_name || !text;
+	e->leaf_urls = !e->leaf_attach && (!strcmp(ct, "text/plain") || !strcmp(ct, "text/html"));
+	if (!strcmp(e->ent.cte, "base64"))
+		e->cte = CTE_BASE64;
+	else if (!strcmp(e->ent.cte, "quoted-printable"))
+		e->cte = CTE_QP;
+	else
+		e->cte = CTE_IDENTITY;
+	codec_b64_init(&e->b64);
+	codec_qp_init(&e->qp);
+	e->leaf_size = 0;
+	e->mlen = 0;
+	url_reset(&e->url);
+	if (e->leaf_attach)
+		EVP_DigestInit_ex(e->sha, EVP_sha256(), NULL);
+}
+
+static void leaf_end(struct email *e)
+{
+	if (!e->leaf)
+		return;
+	e->leaf = 0;
+	e->eol = NULL; /* the line end before a boundary belongs to it */
+	if (!e->leaf_described)
+		return;
+	if (e->cte == CTE_BASE64) {
+		codec_b64_finish(&e->b64, leaf_sink, e);
+		if (e->b64.bad)
+			anomaly_raise(&e->an, ANOMALY_BAD_BASE64);
+	} else if (e->cte == CTE_QP) {
+		codec_qp_finish(&e->qp, leaf_sink, e);
+		if (e->qp.bad)
+			anomaly_raise(&e->an, ANOMALY_BAD_QUOTED_PRINTABLE);
+	}
+	if (!e->leaf_attach)
+		return;
+	if (e->natt == e->attcap) {
+		size_t nc = e->attcap ? e->attcap * 2 : 4;
+		struct attach *v = realloc(e->att, nc * sizeof *v);
+		if (!v)
+			return;
+		e->att = v;
+		e->attcap = nc;
+	}
+	struct attach *a = &e->att[e->natt++];
+	memset(a, 0, sizeof *a);
+	const char *fn = e->ent.has_filename ? e->filename : e->ent.has_name ? e->name : NULL;
+	a->filename = fn ? dup_n(fn, strlen(fn)) : NULL;
+	a->ctype = e->ent.ctype[0] ? text_dup(e, e->ent.ctype, strlen(e->ent.ctype), 0) : NULL;
+	a->size = e->leaf_size;
+	struct magic_result mr;
+	magic_detect(e->mprefix, e->mlen, e->leaf_size, &mr);
+	a->magic = mr.type;
+	a->script_kind = mr.script_kind;
+	a->mismatch = magic_extension_mismatch(fn, mr.type);
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdl = 0;
+	EVP_DigestFinal_ex(e->sha, md, &mdl);
+	for (unsigned i = 0; i < mdl && i < 32; i++) {
+		a->sha256[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		a->sha256[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	a->sha256[64] = 0;
+	e->counts.attachments++;
+}
+
+/* ---------- entities and boundaries ---------- */
+
+static void entity_reset(struct email *e)
+{
+	memset(&e->ent, 0, sizeof e->ent);
+	e->ent.blen = -1;
+	e->filename[0] = 0;
+	e->name[0] = 0;
+	e->hbytes = 0;
+	e->hcount = 0;
+	e->hstop = 0;
+	e->fpending = 0;
+	e->flen = 0;
+	e->ftrunc = 0;
+}
+
+/* The header block of the current entity ended. */
+static void headers_end(struct email *e)
+{
+	field_end(e);
+	e->top = 0;
+	const char *ct = ctype_effective(e);
+	if (!strncmp(ct, "multipart/", 10)) {
+		if (e->ent.blen <= 0) {
+			anomaly_raise(&e->an, ANOMALY_BAD_MIME_BOUNDARY);
+		} else if (e->depth >= e->lim.mime_depth_max) {
+			anomaly_raise(&e->an, ANOMALY_MIME_TOO_DEEP);
+		} else {
+			struct frame *f = &e->frames[e->depth++];
+			memcpy(f->boundary, e->ent.boundary, (size_t)e->ent.blen + 1);
+			f->blen = (size_t)e->ent.blen;
+			f->digest = !strcmp(ct, "multipart/digest");
+			e->st = ST_PREAMBLE;
+			return;
+		}
+	}
+	/* A leaf, or a multipart we cannot open: its content is opaque. */
+	leaf_begin(e);
+	e->st = ST_BODY;
+}
+
+/* Is the line "--boundary" or "--boundary--" (plus blanks) of a frame?
+ * Returns the frame index + 1 (0: none); *close says "--" followed. */
+static size_t boundary_match(struct email *e, const uint8_t *l, size_t n, int *close)
+{
+	if (n < 3 || l[0] != '-' || l[1] != '-')
+		return 0;
+	for (size_t i = e->depth; i-- > 0;) {
+		struct frame *f = &e->frames[i];
+		if (n < 2 + f->blen || memcmp(l + 2, f->boundary, f->blen) != 0)
+			continue;
+		size_t k = 2 + f->blen;
+		int c = 0;
+		if (n - k >= 2 && l[k] == '-' && l[k + 1] == '-') {
+			c = 1;
+			k += 2;
+		}
+		while (k < n && (l[k] == ' ' || l[k] == '\t'))
+			k++;
+		if (k != n)
+			continue;
+		*close = c;
+		return i + 1;
+	}
+	return 0;
+}
+
+static void on_boundary(struct email *e, size_t idx, int close)
+{
+	if (e->st == ST_HEADERS)
+		headers_end(e); /* a part that ended inside its headers */
+	leaf_end(e);
+	if (e->depth > idx + 1)
+		anomaly_raise(&e->an, ANOMALY_BAD_MIME_BOUNDARY); /* inner ones never closed */
+	e->depth = idx + 1;
+	if (close) {
+		e->depth = idx;
+		e->st = ST_EPILOGUE;
+		return;
+	}
+	e->digest_parent = e->frames[idx].digest;
+	entity_reset(e);
+	e->st = ST_HEADERS;
+}
+
+/* ---------- lines ---------- */
+
+static void header_line(struct email *e, const uint8_t *l, size_t n)
+{
+	if (n == 0) {
+		headers_end(e);
+		return;
+	}
+	if (e->hstop)
+		return;
+	if (e->hbytes > e->lim.header_bytes_max) {
+		anomaly_raise(&e->an, ANOMALY_HEADER_TOO_LONG);
+		field_end(e);
+		e->hstop = 1;
+		return;
+	}
+	if (l[0] == ' ' || l[0] == '\t') {
+		if (e->fpending)
+			field_append(e, l, n); /* unfold: drop the CRLF only */
+		return;
+	}
+	field_end(e);
+	if (!memchr(l, ':', n))
+		return; /* not a field (e.g. an mbox "From " line): skip it */
+	if (++e->hcount > e->lim.header_count_max) {
+		anomaly_raise(&e->an, ANOMALY_TOO_MANY_HEADERS);
+		e->hstop = 1;
+		return;
+	}
+	e->flen = 0;
+	e->ftrunc = 0;
+	e->fpending = 1;
+	field_append(e, l, n);
+}
+
+/* One complete line (with its LF when it has one). cont: the line's start
+ * was already flushed as data, so it cannot be a boundary. */
+static void process_line(struct email *e, const uint8_t *l, size_t n, int cont)
+{
+	const char *eol = "";
+	if (n && l[n - 1] == '\n') {
+		n--;
+		eol = "\n";
+		if (n && l[n - 1] == '\r') {
+			n--;
+			eol = "\r\n";
+		}
+	}
+	if (!cont && e->depth) {
+		int close = 0;
+		size_t idx = boundary_match(e, l, n, &close);
+		if (idx) {
+			on_boundary(e, idx - 1, close);
+			return;
+		}
+	}
+	switch (e->st) {
+	case ST_HEADERS:
+		header_line(e, l, n);
+		break;
+	case ST_BODY:
+		body_bytes(e, l, n);
+		e->eol = *eol ? eol : NULL;
+		break;
+	default:
+		break; /* preamble, epilogue: not content */
+	}
+}
+
+static void count_header(struct email *e, size_t n)
+{
+	if (e->st != ST_HEADERS)
+		return;
+	e->hbytes += n;
+	if (e->top)
+		e->counts.header_bytes += n;
+}
+
+/* Bytes up to and including at most one LF (complete says it is there). */
+static void on_piece(struct email *e, const uint8_t *p, size_t n, int complete)
+{
+	if (e->ldiscard) {
+		count_header(e, n);
+		if (complete)
+			e->ldiscard = 0;
+		return;
+	}
+	while (n) {
+		size_t k = e->lcap - e->llen < n ? e->lcap - e->llen : n;
+		memcpy(e->lbuf + e->llen, p, k);
+		e->llen += k;
+		count_header(e, k);
+		p += k;
+		n -= k;
+		if (complete && n == 0) {
+			size_t l = e->llen;
+			e->llen = 0;
+			int cont = e->lcont;
+			e->lcont = 0;
+			process_line(e, e->lbuf, l, cont);
+			return;
+		}
+		if (e->llen < e->lcap)
+			return;
+		/* The buffer is full and the line goes on. */
+		if (e->st == ST_HEADERS) {
+			anomaly_raise(&e->an, ANOMALY_LINE_TOO_LONG);
+			size_t l = e->llen;
+			e->llen = 0;
+			process_line(e, e->lbuf, l, 1);
+			count_header(e, n);
+			if (!complete)
+				e->ldiscard = 1;
+			return;
+		}
+		/* Body: pass the bytes on as data, keeping a final CR that may
+		 * start the line's CRLF. The rest of the line is no boundary. */
+		int keep_cr = e->lbuf[e->llen - 1] == '\r';
+		size_t l = e->llen - (size_t)keep_cr;
+		if (e->st == ST_BODY)
+			body_bytes(e, e->lbuf, l);
+		e->llen = 0;
+		if (keep_cr)
+			e->lbuf[e->llen++] = '\r';
+		e->lcont = 1;
+	}
+}
+
+/* ---------- public API ---------- */
+
+static size_t clamp(uint64_t v, size_t lo, size_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : (size_t)v;
+}
+
+struct email *email_new(const struct mail_limits *limits)
+{
+	struct email *e = calloc(1, sizeof *e);
+	if (!e)
+		return NULL;
+	if (limits)
+		e->lim = *limits;
+	else
+		mail_limits_default(&e->lim);
+	e->field_max = clamp(e->lim.field_max, 16, FIELDMAX_CAP);
+	e->lcap = clamp(e->lim.line_max, LINE_MIN, LINE_CAP);
+	e->fcap = FIELD_INIT;
+	size_t maxdepth = clamp(e->lim.mime_depth_max, 0, 1024);
+	e->lim.mime_depth_max = maxdepth;
+	e->lbuf = malloc(e->lcap);
+	e->fbuf = malloc(e->fcap);
+	e->filename = malloc(e->field_max + 1);
+	e->name = malloc(e->field_max + 1);
+	e->scratch = malloc(e->field_max + 1);
+	e->frames = malloc((maxdepth ? maxdepth : 1) * sizeof *e->frames);
+	e->sha = EVP_MD_CTX_new();
+	charset_cache_init(&e->cs);
+	if (!e->lbuf || !e->fbuf || !e->filename || !e->name || !e->scratch || !e->frames || !e->sha) {
+		email_free(e);
+		return NULL;
+	}
+	e->top = 1;
+	e->st = ST_HEADERS;
+	entity_reset(e);
+	return e;
+}
+
+static void addrlist_free(struct addrlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		addr_free(&l->v[i]);
+	free(l->v);
+}
+
+void email_free(struct email *e)
+{
+	if (!e)
+		return;
+	free(e->lbuf);
+	free(e->fbuf);
+	free(e->filename);
+	free(e->name);
+	free(e->scratch);
+	free(e->frames);
+	EVP_MD_CTX_free(e->sha);
+	charset_cache_free(&e->cs);
+	if (e->has_from)
+		addr_free(&e->from);
+	if (e->has_sender)
+		addr_free(&e->sender);
+	addrlist_free(&e->to);
+	addrlist_free(&e->cc);
+	addrlist_free(&e->reply_to);
+	char **strs[] = { &e->subject, &e->date, &e->message_id, &e->in_reply_to, &e->x_mailer,
+	                  &e->user_agent, &e->x_originating_ip, &e->return_path,
+	                  &e->received_first, &e->received_last };
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+		free(*strs[i]);
+	for (size_t i = 0; i < e->natt; i++) {
+		free(e->att[i].filename);
+		free(e->att[i].ctype);
+	}
+	free(e->att);
+	free(e);
+}
+
+void email_feed(struct email *e, const uint8_t *data, size_t len)
+{
+	if (!e || e->finished)
+		return;
+	e->counts.raw_bytes += len;
+	while (len) {
+		const uint8_t *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) + 1 : len;
+		on_piece(e, data, take, nl != NULL);
+		data += take;
+		len -= take;
+	}
+	e->counts.body_bytes = e->counts.raw_bytes - e->counts.header_bytes;
+}
+
+void email_finish(struct email *e, int truncated)
+{
+	if (!e || e->finished)
+		return;
+	if (e->llen && !e->ldiscard) {
+		size_t l = e->llen;
+		e->llen = 0;
+		process_line(e, e->lbuf, l, e->lcont);
+	}
+	if (e->st == ST_HEADERS)
+		headers_end(e);
+	leaf_end(e);
+	if (e->depth && !truncated)
+		anomaly_raise(&e->an, ANOMALY_BAD_MIME_BOUNDARY);
+	e->depth = 0;
+	if (truncated)
+		anomaly_raise(&e->an, ANOMALY_TRUNCATED_MESSAGE);
+	e->st = ST_DONE;
+	e->finished = 1;
+	e->counts.body_bytes = e->counts.raw_bytes - e->counts.header_bytes;
+}
+
+const struct email_counts *email_counts(const struct email *e)
+{
+	return &e->counts;
+}
+
+const struct anomaly_set *email_anomalies(const struct email *e)
+{
+	return &e->an;
+}
+
+static json_t *addr_json(const struct addr *a)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "address", json_string(a->address ? a->address : ""));
+	if (a->name && a->name[0])
+		json_object_set_new(o, "display_name", json_string(a->name));
+	return o;
+}
+
+static json_t *addrlist_json(const struct addrlist *l)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < l->n; i++)
+		json_array_append_new(a, addr_json(&l->v[i]));
+	return a;
+}
+
+static void set_str(json_t *o, const char *key, const char *v)
+{
+	if (v)
+		json_object_set_new(o, key, json_string(v));
+}
+
+json_t *email_to_json(const struct email *e)
+{
+	json_t *o = json_object();
+	if (e->has_from)
+		json_object_set_new(o, "from", addr_json(&e->from));
+	if (e->has_sender)
+		json_object_set_new(o, "sender", addr_json(&e->sender));
+	json_object_set_new(o, "to", addrlist_json(&e->to));
+	json_object_set_new(o, "cc", addrlist_json(&e->cc));
+	json_object_set_new(o, "reply_to", addrlist_json(&e->reply_to));
+	set_str(o, "subject", e->subject);
+	set_str(o, "date", e->date);
+	set_str(o, "message_id", e->message_id);
+	set_str(o, "in_reply_to", e->in_reply_to);
+	set_str(o, "x_mailer", e->x_mailer);
+	set_str(o, "user_agent", e->user_agent);
+	set_str(o, "x_originating_ip", e->x_originating_ip);
+	set_str(o, "return_path", e->return_path);
+	json_object_set_new(o, "received_count", json_integer((json_int_t)e->received_count));
+	set_str(o, "received_first", e->received_first);
+	set_str(o, "received_last", e->received_last);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < e->natt; i++) {
+		const struct attach *a = &e->att[i];
+		json_t *j = json_object();
+		set_str(j, "filename", a->filename);
+		set_str(j, "content_type", a->ctype);
+		json_object_set_new(j, "size", json_integer((json_int_t)a->size));
+		json_object_set_new(j, "magic_type", json_string(a->magic));
+		if (a->script_kind)
+			json_object_set_new(j, "script_kind", json_string(a->script_kind));
+		json_object_set_new(j, "extension_mismatch", json_boolean(a->mismatch));
+		json_object_set_new(j, "sha256", json_string(a->sha256));
+		json_array_append_new(arr, j);
+	}
+	json_object_set_new(o, "attachments", arr);
+	json_object_set_new(o, "part_count", json_integer(e->counts.parts));
+	json_object_set_new(o, "url_count", json_integer(e->counts.urls));
+	json_object_set_new(o, "header_bytes", json_integer((json_int_t)e->counts.header_bytes));
+	json_object_set_new(o, "body_bytes", json_integer((json_int_t)e->counts.body_bytes));
+	json_object_set_new(o, "attachment_bytes", json_integer((json_int_t)e->counts.attachment_bytes));
+	return o;
+}
