@@ -38,7 +38,15 @@ struct reasm_stream {
 	uint32_t gaps;            /* holes declared */
 	uint64_t gap_bytes;
 	uint64_t dup_bytes;       /* retransmitted/overlapping bytes dropped */
+	uint64_t oow_bytes;       /* bytes beyond REASM_WINDOW ahead, dropped */
 };
+
+/* Out-of-order data is stored in pool slots of this many payload bytes; a
+ * segment takes ceil(len / REASM_SLOT_DATA) slots. */
+#define REASM_SLOT_DATA 512u
+/* Bytes further than this ahead of next_seq cannot be legitimate (largest
+ * scaled TCP window) and are dropped; keeps all serial compares valid. */
+#define REASM_WINDOW (1u << 30)
 
 struct reasm_limits {
 	size_t pool_bytes;        /* total out-of-order bytes per worker */
@@ -48,7 +56,8 @@ struct reasm_limits {
 
 struct reasm_pool *reasm_pool_new(const struct reasm_limits *lim);
 void reasm_pool_free(struct reasm_pool *pool);
-/* Out-of-order bytes currently held, and times the pool ran dry. */
+/* Out-of-order bytes currently held (in whole slots, so a multiple of
+ * REASM_SLOT_DATA), and times the pool ran dry. */
 size_t reasm_pool_used(const struct reasm_pool *pool);
 uint64_t reasm_pool_exhausted(const struct reasm_pool *pool);
 
