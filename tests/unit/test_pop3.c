@@ -1,0 +1,312 @@
+/* test_pop3.c - the POP3 dissector on readable transcripts, each fed whole,
+ * byte by byte and split at every offset (dtest.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dissectors.h"
+#include "dtest.h"
+
+static struct mail_limits lim;
+
+static json_t *run(const char *script)
+{
+	json_t *ev = dtest_run(&pop3_dissector, &lim, script);
+	CHECK_INT(json_array_size(ev), 1);
+	return ev;
+}
+
+static json_t *pop_of(json_t *ev)
+{
+	return dtest_get(json_array_get(ev, 0), "pop3");
+}
+
+static long long num(json_t *ev, const char *path)
+{
+	return json_integer_value(dtest_get(pop_of(ev), path));
+}
+
+static int has_anomaly(json_t *ev, const char *name)
+{
+	json_t *a = json_object_get(json_array_get(ev, 0), "anomalies");
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return 1;
+	return 0;
+}
+
+static void check_no_secret(json_t *ev, const char *secret)
+{
+	char *txt = json_dumps(ev, 0);
+	CHECK(txt && strstr(txt, secret) == NULL);
+	free(txt);
+}
+
+/* The body below as fetched: dot-stuffed line "..hidden" carries ".hidden". */
+#define BODY_LINES \
+	"S: From: Carol <carol@example.net>\n" \
+	"S: Subject: invoice\n" \
+	"S: MIME-Version: 1.0\n" \
+	"S: Content-Type: multipart/mixed; boundary=b1\n" \
+	"S: \n" \
+	"S: --b1\n" \
+	"S: Content-Type: text/plain\n" \
+	"S: \n" \
+	"S: ..hidden line\n" \
+	"S: --b1\n" \
+	"S: Content-Type: application/octet-stream\n" \
+	"S: Content-Disposition: attachment; filename=\"inv.exe\"\n" \
+	"S: Content-Transfer-Encoding: base64\n" \
+	"S: \n" \
+	"S: TVqQAAMAAAAEAAAA\n" \
+	"S: --b1--\n"
+/* unstuffed size: every line + CRLF, minus the one stuffing dot */
+static const size_t body_size =
+	sizeof "From: Carol <carol@example.net>" + 1 + sizeof "Subject: invoice" + 1 +
+	sizeof "MIME-Version: 1.0" + 1 + sizeof "Content-Type: multipart/mixed; boundary=b1" + 1 +
+	2 + sizeof "--b1" + 1 + sizeof "Content-Type: text/plain" + 1 + 2 +
+	sizeof ".hidden line" + 1 + sizeof "--b1" + 1 +
+	sizeof "Content-Type: application/octet-stream" + 1 +
+	sizeof "Content-Disposition: attachment; filename=\"inv.exe\"" + 1 +
+	sizeof "Content-Transfer-Encoding: base64" + 1 + 2 + sizeof "TVqQAAMAAAAEAAAA" + 1 +
+	sizeof "--b1--" + 1;
+
+static void test_user_pass_retr(void)
+{
+	json_t *ev = run("S: +OK POP3 ready <1896.697170952@dbc.mtview.ca.us>\n"
+	                 "C: CAPA\n"
+	                 "S: +OK capability list follows\n"
+	                 "S: USER\n"
+	                 "S: SASL PLAIN LOGIN\n"
+	                 "S: PIPELINING\n"
+	                 "S: .\n"
+	                 "C: USER carol\n"
+	                 "S: +OK\n"
+	                 "C: PASS wr0ngpass\n"
+	                 "S: -ERR invalid password\n"
+	                 "C: USER carol\n"
+	                 "S: +OK\n"
+	                 "C: PASS g00dpass\n"
+	                 "S: +OK maildrop has 2 messages\n"
+	                 "C: STAT\n"
+	                 "S: +OK 2 320\n"
+	                 "C: LIST\n"
+	                 "S: +OK 2 messages\n"
+	                 "S: 1 120\n"
+	                 "S: 2 200\n"
+	                 "S: .\n"
+	                 "C: LIST 2\n"
+	                 "S: +OK 2 200\n"
+	                 "C: UIDL\n"
+	                 "S: +OK\n"
+	                 "S: 1 whqtswO00WBw418f9t5JxYwZ\n"
+	                 "S: 2 QhdPYR:00WBw1Ph7x7\n"
+	                 "S: .\n"
+	                 "C: RETR 2\n"
+	                 "S: +OK message follows\n"
+	                 BODY_LINES
+	                 "S: .\n"
+	                 "C: TOP 1 0\n"
+	                 "S: +OK\n"
+	                 "S: Subject: preview\n"
+	                 "S: \n"
+	                 "S: .\n"
+	                 "C: DELE 2\n"
+	                 "S: +OK deleted\n"
+	                 "C: DELE 9\n"
+	                 "S: -ERR no such message\n"
+	                 "C: QUIT\n"
+	                 "S: +OK bye\n");
+	json_t *p = pop_of(ev);
+	CHECK_STR(json_string_value(json_object_get(p, "username")), "carol");
+	CHECK(json_is_true(json_object_get(p, "auth_success")));
+	CHECK_INT(num(ev, "auth_failures"), 1);
+	CHECK(has_anomaly(ev, "auth_failed"));
+	CHECK_INT(json_array_size(json_object_get(p, "capabilities")), 3);
+	CHECK_STR(json_string_value(json_array_get(json_object_get(p, "capabilities"), 1)),
+	          "SASL PLAIN LOGIN");
+	CHECK_INT(num(ev, "commands.USER"), 2);
+	CHECK_INT(num(ev, "commands.LIST"), 2);
+	CHECK_INT(num(ev, "commands.DELE"), 2);
+	CHECK_INT(num(ev, "deleted_count"), 1);
+	CHECK_INT(num(ev, "retr_count"), 1);
+	CHECK_INT(num(ev, "retr_bytes"), body_size);
+	CHECK_INT(num(ev, "top_count"), 1);
+	json_t *r = json_array_get(json_object_get(p, "retrieved"), 0);
+	CHECK_INT(json_integer_value(json_object_get(r, "msg")), 2);
+	CHECK_INT(json_integer_value(json_object_get(r, "size")), body_size);
+	CHECK_STR(json_string_value(dtest_get(r, "email.subject")), "invoice");
+	json_t *att = json_array_get(dtest_get(r, "email.attachments"), 0);
+	CHECK_STR(json_string_value(json_object_get(att, "filename")), "inv.exe");
+	CHECK(!has_anomaly(ev, "bad_reply"));
+	CHECK(!has_anomaly(ev, "unmatched_reply"));
+	CHECK(!has_anomaly(ev, "bad_command"));
+	check_no_secret(ev, "g00dpass");
+	check_no_secret(ev, "wr0ngpass");
+	json_decref(ev);
+}
+
+static void test_auth_plain(void)
+{
+	/* "\0dave\0pa55word", once after a challenge and once as initial response */
+	json_t *ev = run("S: +OK hi\n"
+	                 "C: AUTH PLAIN\n"
+	                 "S: + \n"
+	                 "C: AGRhdmUAcGE1NXdvcmQ=\n"
+	                 "S: +OK logged in\n"
+	                 "C: STAT\n"
+	                 "S: +OK 0 0\n");
+	json_t *p = pop_of(ev);
+	CHECK_STR(json_string_value(json_object_get(p, "username")), "dave");
+	CHECK_STR(json_string_value(json_object_get(p, "auth_mechanism")), "PLAIN");
+	CHECK(json_is_true(json_object_get(p, "auth_success")));
+	CHECK_INT(num(ev, "commands.STAT"), 1);
+	CHECK(!has_anomaly(ev, "bad_reply"));
+	check_no_secret(ev, "pa55word");
+	check_no_secret(ev, "AGRhdmUA");
+	json_decref(ev);
+
+	ev = run("S: +OK hi\n"
+	         "C: AUTH PLAIN AGRhdmUAcGE1NXdvcmQ=\n"
+	         "S: -ERR authentication failed\n"
+	         "C: QUIT\n"
+	         "S: +OK\n");
+	p = pop_of(ev);
+	CHECK_STR(json_string_value(json_object_get(p, "username")), "dave");
+	CHECK(json_is_false(json_object_get(p, "auth_success")));
+	CHECK_INT(num(ev, "auth_failures"), 1);
+	check_no_secret(ev, "pa55word");
+	json_decref(ev);
+}
+
+static void test_apop_pipelined(void)
+{
+	json_t *ev = run("S: +OK ready <1.2@x>\n"
+	                 "C: APOP mrose c4c9334bac560ecc979e58001b3e22fb\n"
+	                 "S: +OK\n"
+	                 "C: LIST\n"
+	                 "C: LIST 1\n"
+	                 "C: RETR 1\n"
+	                 "C: NOOP\n"
+	                 "S: +OK\n"
+	                 "S: 1 10\n"
+	                 "S: .\n"
+	                 "S: +OK 1 10\n"
+	                 "S: +OK\n"
+	                 "S: X: 1\n"
+	                 "S: \n"
+	                 "S: .\n"
+	                 "S: +OK\n");
+	json_t *p = pop_of(ev);
+	CHECK_STR(json_string_value(json_object_get(p, "username")), "mrose");
+	CHECK_INT(num(ev, "retr_count"), 1);
+	CHECK_INT(num(ev, "retr_bytes"), 8);
+	CHECK_INT(num(ev, "commands.NOOP"), 1);
+	CHECK_INT(json_array_size(json_object_get(json_array_get(ev, 0), "anomalies")), 0);
+	json_decref(ev);
+}
+
+static void test_pipeline_overflow_unmatched(void)
+{
+	struct mail_limits small = lim;
+	small.pipeline_max = 2;
+	json_t *ev = dtest_run(&pop3_dissector, &small,
+	                       "S: +OK hi\n"
+	                       "C: NOOP\n"
+	                       "C: NOOP\n"
+	                       "C: NOOP\n"
+	                       "S: +OK\n"
+	                       "S: +OK\n"
+	                       "S: +OK\n");
+	CHECK(has_anomaly(ev, "pipeline_overflow"));
+	CHECK(has_anomaly(ev, "unmatched_reply"));
+	json_decref(ev);
+
+	ev = run("S: +OK hi\n"
+	         "S: +OK surprise\n"
+	         "S: what\n"
+	         "C: XYZZY\n"
+	         "S: -ERR unknown\n");
+	CHECK(has_anomaly(ev, "unmatched_reply"));
+	CHECK(has_anomaly(ev, "bad_reply"));
+	CHECK(has_anomaly(ev, "bad_command"));
+	CHECK_INT(num(ev, "commands.OTHER"), 1);
+	json_decref(ev);
+}
+
+static void test_stls(void)
+{
+	json_t *ev = run("S: +OK hi\n"
+	                 "C: STLS\n"
+	                 "S: +OK begin TLS\n"
+	                 "C: \x16\x03\x01 hello\n");
+	json_t *p = pop_of(ev);
+	CHECK(json_is_true(json_object_get(p, "stls")));
+	CHECK(!has_anomaly(ev, "bad_command"));
+	json_decref(ev);
+}
+
+static void test_truncated_body(void)
+{
+	json_t *ev = run("S: +OK hi\n"
+	                 "C: RETR 1\n"
+	                 "S: +OK\n"
+	                 "S: Subject: cut short\n");
+	CHECK(has_anomaly(ev, "truncated_message"));
+	CHECK_INT(num(ev, "retr_bytes"), sizeof "Subject: cut short" + 1);
+	json_decref(ev);
+}
+
+static void test_gap(void)
+{
+	struct dtest_owner o = { json_array(), 0 };
+	struct dissector_ctx ctx = { 1, dtest_emit, dtest_stop, &o };
+	void *st = pop3_dissector.state_new(&lim);
+	const char *a = "RETR 1\r\n", *b = "+OK\r\nSubject: a\r\n", *c = "rest of it\r\n.\r\n";
+	const char *d = "STAT\r\n", *e = "+OK 1 1\r\n";
+	pop3_dissector.on_data(st, &ctx, DIR_TOCLIENT, (const uint8_t *)"+OK hi\r\n", 8);
+	pop3_dissector.on_data(st, &ctx, DIR_TOSERVER, (const uint8_t *)a, strlen(a));
+	pop3_dissector.on_data(st, &ctx, DIR_TOCLIENT, (const uint8_t *)b, strlen(b));
+	pop3_dissector.on_gap(st, &ctx, DIR_TOCLIENT, 100);
+	pop3_dissector.on_data(st, &ctx, DIR_TOCLIENT, (const uint8_t *)c, strlen(c));
+	pop3_dissector.on_data(st, &ctx, DIR_TOSERVER, (const uint8_t *)d, strlen(d));
+	pop3_dissector.on_data(st, &ctx, DIR_TOCLIENT, (const uint8_t *)e, strlen(e));
+	pop3_dissector.on_close(st, &ctx);
+	pop3_dissector.state_free(st);
+	CHECK_INT(json_array_size(o.events), 1);
+	CHECK(has_anomaly(o.events, "gap"));
+	CHECK(has_anomaly(o.events, "truncated_message"));
+	CHECK(!has_anomaly(o.events, "bad_reply"));
+	CHECK(!has_anomaly(o.events, "unmatched_reply"));
+	CHECK_INT(num(o.events, "commands.STAT"), 1);
+	json_decref(o.events);
+}
+
+static void test_probe(void)
+{
+	const struct dissector *d = &pop3_dissector;
+	CHECK_INT(d->probe(DIR_TOCLIENT, (const uint8_t *)"+OK POP3 ready\r\n", 16), PROBE_YES);
+	CHECK_INT(d->probe(DIR_TOCLIENT, (const uint8_t *)"+O", 2), PROBE_MAYBE);
+	CHECK_INT(d->probe(DIR_TOCLIENT, (const uint8_t *)"+ go ahead\r\n", 12), PROBE_NO);
+	CHECK_INT(d->probe(DIR_TOCLIENT, (const uint8_t *)"* OK IMAP\r\n", 11), PROBE_NO);
+	CHECK_INT(d->probe(DIR_TOSERVER, (const uint8_t *)"USER bob\r\n", 10), PROBE_YES);
+	CHECK_INT(d->probe(DIR_TOSERVER, (const uint8_t *)"capa\r\n", 6), PROBE_YES);
+	CHECK_INT(d->probe(DIR_TOSERVER, (const uint8_t *)"AU", 2), PROBE_MAYBE);
+	CHECK_INT(d->probe(DIR_TOSERVER, (const uint8_t *)"EHLO x\r\n", 8), PROBE_NO);
+	CHECK_INT(d->probe(DIR_TOSERVER, (const uint8_t *)"a1 LOGIN x y\r\n", 14), PROBE_NO);
+}
+
+int main(void)
+{
+	mail_limits_default(&lim);
+	test_user_pass_retr();
+	test_auth_plain();
+	test_apop_pipelined();
+	test_pipeline_overflow_unmatched();
+	test_stls();
+	test_truncated_body();
+	test_gap();
+	test_probe();
+	return check_done();
+}
