@@ -213,8 +213,8 @@ static int addr_make(struct email *e, const char *a, size_t al, const char *nm, 
                      struct addr *out)
 {
 	char norm[1024];
-	int r = email_normalize_address(a, al, norm, sizeof norm);
-	if (r < 0) {
+	int r = al ? email_normalize_address(a, al, norm, sizeof norm) : -1;
+	if (r <= 0) {
 		anomaly_raise(&e->an, ANOMALY_BAD_ADDRESS);
 		return -1;
 	}
@@ -904,6 +904,9 @@ void email_finish(struct email *e, int truncated)
 	}
 	if (e->st == ST_HEADERS)
 		headers_end(e);
+	/* No boundary follows: the last line end is content. */
+	if (e->st == ST_BODY)
+		body_bytes(e, NULL, 0);
 	leaf_end(e);
 	if (e->depth && !truncated)
 		anomaly_raise(&e->an, ANOMALY_BAD_MIME_BOUNDARY);
