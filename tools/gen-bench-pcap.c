@@ -622,7 +622,7 @@ static void usage(void)
 	      "  -o FILE          output pcap (default bench.pcap)\n"
 	      "  -s TARGET_MB     approximate output size (default 300)\n"
 	      "  -f FLOWS         concurrent TCP flows (default 1000)\n"
-	      "  -a ATTACH_KB     mean base64 attachment size (default 64; 1024 with --mail-heavy)\n"
+	      "  -a ATTACH_KB     mean base64 attachment size (default 64; 256 with --mail-heavy)\n"
 	      "  --seed N         PRNG seed (default fixed; same options => same bytes)\n"
 	      "  --mail-heavy     mostly SMTP sessions with large attachments\n", stderr);
 }
@@ -669,7 +669,7 @@ int main(int argc, char **argv)
 		goto bad;
 	cfg.target = target_mb << 20;
 	cfg.flows = (uint32_t)flows;
-	cfg.attach_kb = (uint32_t)(attach_set ? attach : cfg.mail_heavy ? 1024 : 64);
+	cfg.attach_kb = (uint32_t)(attach_set ? attach : cfg.mail_heavy ? 256 : 64);
 
 	outbuf = malloc(OUTBUF_SIZE);
 	struct flow *slots = calloc(cfg.flows, sizeof *slots);
