@@ -47,7 +47,19 @@ const struct anomaly_set *email_anomalies(const struct email *e);
  * user_agent, x_originating_ip, return_path, received_count,
  * received_first, received_last, attachments[] {filename, content_type,
  * size, magic_type, extension_mismatch, sha256}, part_count, url_count,
- * header_bytes, body_bytes, attachment_bytes. Absent headers are omitted. */
+ * header_bytes, body_bytes, attachment_bytes. Absent headers are omitted.
+ *
+ * Shapes: from and sender are objects {address, display_name}; to, cc and
+ * reply_to are arrays of such objects (always present, empty when none;
+ * group members are listed, empty groups add nothing). display_name is
+ * omitted when there is none; addresses are normalised as by
+ * email_normalize_address(). subject, x_mailer, user_agent and display
+ * names are RFC 2047 decoded; return_path is a normalised address ("" for
+ * <>); received_first/received_last are the topmost and bottom-most
+ * Received values, unfolded. Each attachment also has "script_kind"
+ * (shell, powershell, python, perl, ruby, php, vbscript, batch,
+ * javascript) when magic_type is "script"; filename and content_type
+ * (lower-cased type/subtype as declared) are omitted when absent. */
 json_t *email_to_json(const struct email *e);
 
 /* --- pieces other modules reuse --- */
