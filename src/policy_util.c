@@ -1,0 +1,251 @@
+/* policy_util.c - helpers shared by the rule files: JSON access on events,
+ * name matching, exceptions, alert construction, timestamp parsing.
+ *
+ * Ownership: returned strings point into the event (valid while it is);
+ * policy_alert_new() returns a new reference. All functions are re-entrant
+ * and only read the policy. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "policy_int.h"
+
+const char *json_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* "a.b.c" through nested objects; segments are at most 63 bytes. */
+const json_t *json_path(const json_t *root, const char *dotted)
+{
+	const json_t *cur = root;
+	const char *s = dotted;
+	while (cur && *s) {
+		const char *dot = strchr(s, '.');
+		size_t n = dot ? (size_t)(dot - s) : strlen(s);
+		char seg[64];
+		if (n >= sizeof(seg))
+			return NULL;
+		memcpy(seg, s, n);
+		seg[n] = '\0';
+		cur = json_object_get(cur, seg);
+		s += n + (dot ? 1 : 0);
+	}
+	return cur;
+}
+
+const char *json_path_str(const json_t *root, const char *dotted)
+{
+	return json_string_value(json_path(root, dotted));
+}
+
+int json_path_u64(const json_t *root, const char *dotted, uint64_t *out)
+{
+	const json_t *v = json_path(root, dotted);
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = (uint64_t)json_integer_value(v);
+		return 0;
+	}
+	if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) < 1.8e19) {
+		*out = (uint64_t)json_real_value(v);
+		return 0;
+	}
+	return -1;
+}
+
+int json_path_bool(const json_t *root, const char *dotted)
+{
+	return json_is_true(json_path(root, dotted));
+}
+
+int strlist_has_ci(const struct strlist *l, const char *s)
+{
+	if (!s)
+		return 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (strcasecmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+const char *policy_basename(const char *path)
+{
+	if (!path)
+		return NULL;
+	const char *b = path;
+	for (const char *s = path; *s; s++)
+		if (*s == '/' || *s == '\\')
+			b = s + 1;
+	return b;
+}
+
+/* Exact (case-insensitive) or "*.example.com" matching any subdomain. */
+int policy_host_name_match(const struct strlist *l, const char *name)
+{
+	if (!name || !*name)
+		return 0;
+	size_t nl = strlen(name);
+	if (name[nl - 1] == '.')
+		nl--; /* a fully qualified name's trailing dot */
+	for (size_t i = 0; i < l->n; i++) {
+		const char *pat = l->v[i];
+		if (pat[0] == '*' && pat[1] == '.') {
+			size_t sl = strlen(pat + 1); /* ".example.com" */
+			if (nl > sl && strncasecmp(name + nl - sl, pat + 1, sl) == 0)
+				return 1;
+		} else if (strlen(pat) == nl && strncasecmp(pat, name, nl) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+const char *severity_name(enum severity s)
+{
+	static const char *const n[] = { "low", "medium", "high", "critical" };
+	return (unsigned)s < 4 ? n[s] : "medium";
+}
+
+int policy_is_mail_app(const char *app)
+{
+	static const char *const names[] = { "smtp", "smtps", "imap", "imaps", "pop3", "pops", "pop3s" };
+	if (!app)
+		return 0;
+	size_t n = strcspn(app, "."); /* nDPI "master.app" names */
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == n && strncasecmp(app, names[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+int policy_event_is_mail(const struct policy *p, const json_t *ev)
+{
+	const char *type = json_str(ev, "event_type");
+	if (type && (!strcmp(type, "smtp") || !strcmp(type, "imap") || !strcmp(type, "pop3")))
+		return 1;
+	if (policy_is_mail_app(json_str(ev, "app_proto")) ||
+	    policy_is_mail_app(json_path_str(ev, "flow.ndpi_proto")))
+		return 1;
+	const char *app = json_str(ev, "app_proto");
+	uint64_t port = 0;
+	/* implicit TLS (465/993/995) or STARTTLS-upgraded on a mail port */
+	if (app && strcasecmp(app, "tls") == 0 && json_path_u64(ev, "dest_port", &port) == 0 &&
+	    port <= 65535 && policy_is_mail_port(p, (uint16_t)port))
+		return 1;
+	return 0;
+}
+
+json_t *policy_alert_new(const struct policy *p, enum policy_rule r, const char *analytic,
+                         const char *reason, json_t *evidence)
+{
+	const struct rule_info *ri = &policy_rule_info[r];
+	json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}",
+	                      "rule", ri->name,
+	                      "analytic", analytic ? analytic : ri->analytic,
+	                      "technique", ri->technique,
+	                      "severity", severity_name(p->rules[r].severity),
+	                      "reason", reason,
+	                      "evidence", evidence ? evidence : json_object());
+	return a ? json_pack("{s:o}", "alert", a) : NULL;
+}
+
+static int sender_match(const struct strlist *l, const char *addr)
+{
+	if (!addr || !*addr)
+		return 0;
+	const char *at = strrchr(addr, '@');
+	for (size_t i = 0; i < l->n; i++) {
+		const char *e = l->v[i];
+		if (e[0] == '@' ? (at && strcasecmp(at, e) == 0) : strcasecmp(addr, e) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int policy_rule_applies(const struct policy *p, enum policy_rule r, const json_t *ev)
+{
+	const struct rule_cfg *rc = &p->rules[r];
+	if (!rc->enabled)
+		return 0;
+	if (cidr_set_contains_text(rc->exc_hosts, json_str(ev, "src_ip")))
+		return 0;
+	static const char *const users[] = { "smtp.auth.username", "imap.username",
+	                                     "pop3.username", "process.user" };
+	for (size_t i = 0; i < 4; i++)
+		if (strlist_has_ci(&rc->exc_users, json_path_str(ev, users[i])))
+			return 0;
+	if (sender_match(&rc->exc_senders, json_path_str(ev, "smtp.mail_from")) ||
+	    sender_match(&rc->exc_senders, json_path_str(ev, "email.from.address")))
+		return 0;
+	if (cidr_set_contains_text(rc->exc_relays, json_str(ev, "dest_ip")) ||
+	    policy_host_name_match(&rc->exc_relay_names, json_path_str(ev, "tls.sni")) ||
+	    policy_host_name_match(&rc->exc_relay_names, json_path_str(ev, "smtp.helo")))
+		return 0;
+	return 1;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's method). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int64_t policy_parse_time(const char *s)
+{
+	int Y, M, D, h, mi, se;
+	if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':')
+		return -1;
+	if (digits(s, 4, &Y) || digits(s + 5, 2, &M) || digits(s + 8, 2, &D) ||
+	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
+		return -1;
+	if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || se > 60)
+		return -1;
+	const char *p = s + 19;
+	int64_t us = 0;
+	if (*p == '.') {
+		int n = 0;
+		for (p++; *p >= '0' && *p <= '9'; p++, n++)
+			if (n < 6)
+				us = us * 10 + (*p - '0');
+		if (n == 0)
+			return -1;
+		for (; n < 6; n++)
+			us *= 10;
+	}
+	int64_t off = 0;
+	if (*p == 'Z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		int oh, om;
+		if (digits(p + 1, 2, &oh) || digits(p + 4, 2, &om) || oh > 23 || om > 59)
+			return -1;
+		off = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p)
+		return -1;
+	int64_t sec = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + se - off;
+	if (sec < 0)
+		return -1;
+	return sec * 1000000 + us;
+}
