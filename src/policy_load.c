@@ -574,9 +574,18 @@ static void compile(struct lctx *c, struct policy *p, const json_t *m)
 	u64_in(c, ag, "max_pairs", &ap, 1, 10000000, &p->agg_max_pairs);
 	u64_in(c, ag, "beacon_history", &ap, 3, 1024, &p->beacon_history);
 	if (!c->failed && p->beacon_history < p->beacon_min_sessions) {
+		/* blame whichever of the two the user wrote */
+		int l, col;
 		q = ppath_push_key(&ap, "beacon_history");
-		fail(c, &q, "must be at least thresholds.beacon_min_sessions (%llu)",
-		     (unsigned long long)p->beacon_min_sessions);
+		if (policy_locate(c->text, c->len, &q, &l, &col) == 0) {
+			fail(c, &q, "must be at least thresholds.beacon_min_sessions (%llu)",
+			     (unsigned long long)p->beacon_min_sessions);
+		} else {
+			struct ppath tp = ppath_push_key(&root, "thresholds");
+			q = ppath_push_key(&tp, "beacon_min_sessions");
+			fail(c, &q, "must not exceed aggregation.beacon_history (%llu)",
+			     (unsigned long long)p->beacon_history);
+		}
 	}
 	compile_rules(c, p, get(m, "rules"));
 }
