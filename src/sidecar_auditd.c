@@ -4,9 +4,9 @@
  * CWD, PATH, EOE) sharing msg=audit(EPOCH.mmm:SERIAL). Lines may come in any
  * order (ausearch prints PROCTITLE and SOCKADDR before SYSCALL) and EOE may
  * be missing, so records are collected per (node, serial) in a bounded list
- * of pending events. An event completes at its EOE once its SYSCALL is
- * there, or when the store clock has moved audit_timeout past it, or on
- * flush. Laurel already joins an event into one JSON line; it fills the same
+ * of pending events. An event completes at an EOE that follows its SYSCALL
+ * (audit.log order), or when the store clock has moved audit_timeout past
+ * it, or on flush. Laurel already joins an event into one JSON line; it fills the same
  * structure and goes through the same emitter.
  *
  * Records produced: execve -> process; connect (success, or EINPROGRESS) ->
@@ -298,7 +298,7 @@ static int key_is(const struct au_field *f, const char *k)
 /* Bare values that are hex are encoded strings (auditd's "untrusted"
  * encoding for values with spaces or control bytes). NULs (argv
  * separators in proctitle) become spaces. */
-static void put_value(struct au_buf *b, size_t cap, const struct au_field *f)
+static void put_value(struct au_buf *b, size_t cap, const struct au_field *f, int trim)
 {
 	if (f->quoted || (f->vl == 6 && !memcmp(f->v, "(null)", 6))) {
 		if (f->quoted)
@@ -319,8 +319,8 @@ static void put_value(struct au_buf *b, size_t cap, const struct au_field *f)
 				tmp[i] = ' ';
 		buf_add(b, cap, (const char *)tmp, (size_t)n);
 	}
-	/* proctitle ends with a NUL-turned-space sometimes */
-	while (b->p && b->len && b->p[b->len - 1] == ' ')
+	/* proctitle may end with a NUL-turned-space; argv parts keep theirs */
+	while (trim && b->p && b->len && b->p[b->len - 1] == ' ')
 		b->len--;
 	if (b->p)
 		b->p[b->len] = 0;
@@ -402,6 +402,13 @@ enum sc_result sc_audit_line(struct sc_audit *a, const char *line, size_t len,
 	if (p < end && *p == ':')
 		p++;
 
+	/* Every audit line advances the grouper's clock, kept or not. */
+	if (ts > a->clock)
+		a->clock = ts;
+	if (clock > a->clock)
+		a->clock = clock;
+	expire(a, sink, stats);
+
 	unsigned bit;
 	if (sc_str_eq(type, "SYSCALL"))
 		bit = AU_SYSCALL;
@@ -418,16 +425,10 @@ enum sc_result sc_audit_line(struct sc_audit *a, const char *line, size_t len,
 	else
 		return SC_IGNORED; /* AVC, USER_*, ...: single-record events */
 
-	if (ts > a->clock)
-		a->clock = ts;
-	if (clock > a->clock)
-		a->clock = clock;
-	expire(a, sink, stats);
 
 	struct au_event *e = ev_find(a, node, nl, (uint64_t)serial);
 	if (!e) {
-		if (bit == AU_EOE)
-			return SC_IGNORED; /* an event that was already completed */
+		/* Even an EOE opens an event: its SYSCALL may still come. */
 		if (a->n >= a->max) {
 			/* Oldest first: it had the longest to complete. */
 			struct au_event *old = a->head;
@@ -482,7 +483,7 @@ enum sc_result sc_audit_line(struct sc_audit *a, const char *line, size_t len,
 			} else if (key_is(&f, "tty")) {
 				copy_small(e->tty, sizeof e->tty, f.v, f.vl);
 			} else if (key_is(&f, "exe") && !e->exe.len) {
-				put_value(&e->exe, cap, &f);
+				put_value(&e->exe, cap, &f, 0);
 			}
 		} else if (bit == AU_EXECVE) {
 			/* a0="x" a1=hex ... and long args as aN_len= aN[0]= aN[1]= */
@@ -497,10 +498,10 @@ enum sc_result sc_audit_line(struct sc_audit *a, const char *line, size_t len,
 			if (e->last_arg >= 0 && idx != e->last_arg)
 				buf_add(&e->args, cap, " ", 1);
 			e->last_arg = idx;
-			put_value(&e->args, cap, &f);
+			put_value(&e->args, cap, &f, 0);
 		} else if (bit == AU_PROCTITLE) {
 			if (key_is(&f, "proctitle") && !e->title.len)
-				put_value(&e->title, cap, &f);
+				put_value(&e->title, cap, &f, 1);
 		} else if (bit == AU_SOCKADDR) {
 			if (key_is(&f, "saddr")) {
 				long n = sc_hex_decode(f.v, f.vl < 2 * AU_SADDR_MAX ? f.vl : 2 * AU_SADDR_MAX,
@@ -516,7 +517,10 @@ enum sc_result sc_audit_line(struct sc_audit *a, const char *line, size_t len,
 			if (key_is(&f, "UID") && f.quoted == 1)
 				copy_small(e->uid, sizeof e->uid, f.v, f.vl);
 	}
-	if ((e->have & AU_EOE) && (e->have & AU_SYSCALL))
+	/* EOE after its SYSCALL is the normal audit.log order: the event is
+	 * whole. An EOE seen earlier (a reordered stream) proves nothing about
+	 * the records still to come, so such events wait for the timeout. */
+	if (bit == AU_EOE && (e->have & AU_SYSCALL))
 		ev_complete(a, e, sink);
 	return SC_RECORDS;
 }

@@ -285,5 +285,8 @@ enum sc_result sc_parse_sysmon(json_t *root, struct sc_sink *sink, struct sc_scr
 			return SC_IGNORED;
 		return sysmon_eventdata(root, eid, host, root, sink);
 	}
+	/* A flat Windows event of another provider (Security 5156, ...). */
+	if (eid >= 0 && prov.n && !provider_ok(prov))
+		return SC_IGNORED;
 	return SC_UNKNOWN;
 }
