@@ -181,7 +181,8 @@ struct smtp_session {
 
 	/* raised outside any transaction: go into the next event */
 	struct anomaly_set anomalies;
-	int finished; /* final events emitted */
+	int finished;  /* final events emitted */
+	int after_gap; /* client bytes were lost since the last MAIL */
 };
 
 static void smtp_set_state(struct smtp_session *s, enum smtp_state st)
@@ -682,6 +683,7 @@ static void smtp_h_mail(struct smtp_session *s, struct dissector_ctx *ctx,
                         enum smtp_cmd cmd, const uint8_t *arg, size_t n)
 {
 	smtp_end_current(s, ctx);
+	s->after_gap = 0;
 	struct smtp_txn *t = smtp_txn_new(s);
 	if (!t) {
 		smtp_pend_push(s, ctx, cmd, NULL, UINT32_MAX);
@@ -713,15 +715,26 @@ static void smtp_h_mail(struct smtp_session *s, struct dissector_ctx *ctx,
 	smtp_pend_push(s, ctx, cmd, t, UINT32_MAX);
 }
 
+/* RCPT, DATA or BDAT without MAIL: a capture that started mid-session, a
+ * gap that took the MAIL, or a client out of order. Keep what follows in a
+ * transaction of its own rather than lose it. */
+static struct smtp_txn *smtp_implicit_txn(struct smtp_session *s)
+{
+	if (s->cur)
+		return s->cur;
+	if (!s->after_gap)
+		smtp_raise(s, ANOMALY_BAD_SEQUENCE);
+	return smtp_txn_new(s);
+}
+
 static void smtp_h_rcpt(struct smtp_session *s, struct dissector_ctx *ctx,
                         enum smtp_cmd cmd, const uint8_t *arg, size_t n)
 {
-	struct smtp_txn *t = s->cur;
+	struct smtp_txn *t = smtp_implicit_txn(s);
 	uint32_t idx = UINT32_MAX;
 	char *addr = NULL;
 
 	if (!t) {
-		smtp_raise(s, ANOMALY_BAD_SEQUENCE);
 		smtp_pend_push(s, ctx, cmd, NULL, UINT32_MAX);
 		return;
 	}
@@ -752,20 +765,11 @@ static void smtp_h_rcpt(struct smtp_session *s, struct dissector_ctx *ctx,
 	smtp_pend_push(s, ctx, cmd, t, idx);
 }
 
-/* DATA or BDAT without MAIL: a capture that started mid-session, or a
- * client out of order. Keep the message anyway in a transaction of its own. */
-static struct smtp_txn *smtp_msg_txn(struct smtp_session *s)
-{
-	if (s->cur)
-		return s->cur;
-	smtp_raise(s, ANOMALY_BAD_SEQUENCE);
-	return smtp_txn_new(s);
-}
 
 static void smtp_h_data(struct smtp_session *s, struct dissector_ctx *ctx,
                         enum smtp_cmd cmd, const uint8_t *arg, size_t n)
 {
-	struct smtp_txn *t = smtp_msg_txn(s);
+	struct smtp_txn *t = smtp_implicit_txn(s);
 	smtp_pend_push(s, ctx, cmd, t, UINT32_MAX);
 	if (!t)
 		return;
@@ -801,7 +805,7 @@ static void smtp_h_bdat(struct smtp_session *s, struct dissector_ctx *ctx,
 	else if (len)
 		smtp_raise(s, ANOMALY_BAD_BDAT);
 
-	struct smtp_txn *t = smtp_msg_txn(s);
+	struct smtp_txn *t = smtp_implicit_txn(s);
 	smtp_pend_push(s, ctx, cmd, t, UINT32_MAX);
 	s->bdat_left = size;
 	if (t) {
@@ -1135,6 +1139,8 @@ static void smtp_finish(struct smtp_session *s, struct dissector_ctx *ctx, int t
 	if (s->finished)
 		return;
 	s->finished = 1;
+	if (!s->cmd_bytes != !s->reply_bytes)
+		smtp_raise(s, ANOMALY_ONE_SIDED);
 	if (s->msg_txn) {
 		if (truncate)
 			smtp_txn_truncate(s->msg_txn, 0);
@@ -1312,6 +1318,7 @@ static void smtp_on_gap(void *state, struct dissector_ctx *ctx, enum dir dir,
 		smtp_bdat_check_end(s, ctx);
 		return;
 	}
+	s->after_gap = 1;
 	if (s->msg_txn) {
 		struct smtp_txn *t = s->msg_txn;
 		smtp_txn_truncate(t, 1);
