@@ -32,7 +32,8 @@ struct sidecar_limits {
 	size_t max_field;            /* longest kept string (image, cmdline), bytes */
 	size_t max_procs;            /* process records kept */
 	size_t max_conns;            /* connection records kept */
-	uint64_t retain_usec;        /* keep a record this long after the clock */
+	uint64_t retain_usec;        /* keep a record this long behind the clock
+	                              * (0 = until evicted for room) */
 	uint64_t match_window_usec;  /* remote-only match: |conn - flow start| */
 	uint64_t tuple_window_usec;  /* full 5-tuple match: |conn - flow start| */
 	size_t max_audit_pending;    /* auditd events waiting for their records */
@@ -91,8 +92,10 @@ int sidecar_store_add_line(struct sidecar_store *st, const char *line, size_t le
 /* Complete every pending auditd event now (end of a file). */
 void sidecar_store_flush(struct sidecar_store *st, struct sidecar_stats *stats);
 
-/* Load a whole file of lines (for -r replay). Returns 0, or -1 with errno
- * set if the file cannot be read. Bad lines are counted, not fatal. */
+/* Load a whole file of lines (for -r replay). No record ages out while the
+ * file loads (they span the whole capture); only max_procs/max_conns
+ * bound it. Returns 0, or -1 with errno set if the file cannot be read.
+ * Bad lines are counted, not fatal. */
 int sidecar_store_load_file(struct sidecar_store *st, const char *path,
                             struct sidecar_stats *stats);
 

@@ -147,6 +147,8 @@ int sc_audit_looks_raw(const char *line, size_t len);
 
 /* The limits a store was made with (the server sizes its clients by them). */
 const struct sidecar_limits *sc_store_limits(const struct sidecar_store *st);
+/* Suspend (0) or resume (1) expiry by age; capacity eviction stays. */
+void sc_store_age_expiry(struct sidecar_store *st, int on);
 
 /* Dispatcher (sidecar_parse.c): one line of any format. */
 enum sc_result sc_parse_line(const char *line, size_t len, struct sc_audit *audit,

@@ -24,6 +24,9 @@ int sidecar_store_load_file(struct sidecar_store *st, const char *path,
 		errno = ENOMEM;
 		return -1;
 	}
+	/* A file is loaded whole before the pcap is replayed: its records
+	 * span the whole capture, so none may age out while loading. */
+	sc_store_age_expiry(st, 0);
 	/* fgets with a capped buffer: an over-long line is counted once and
 	 * the rest of it skipped. */
 	int skipping = 0;
@@ -46,6 +49,7 @@ int sidecar_store_load_file(struct sidecar_store *st, const char *path,
 	fclose(f);
 	free(buf);
 	sidecar_store_flush(st, stats);
+	sc_store_age_expiry(st, 1);
 	if (err) {
 		errno = EIO;
 		return -1;

@@ -68,6 +68,7 @@ struct sidecar_store {
 	_Atomic uint64_t clock;
 	struct sc_table procs, tuples, remotes;
 	struct sc_audit *audit;
+	_Atomic int no_age_expiry; /* set while a file is loaded for replay */
 };
 
 void sidecar_limits_default(struct sidecar_limits *lim)
@@ -185,7 +186,7 @@ static void tab_insert(struct sc_table *t, struct sc_node *n, uint64_t hash)
 static void tab_make_room(struct sc_table *t, uint64_t clock, uint64_t retain,
                           struct sidecar_stats *stats)
 {
-	while (t->ahead && t->ahead->seen_usec + retain < clock) {
+	while (retain && t->ahead && t->ahead->seen_usec + retain < clock) {
 		struct sc_node *n = t->ahead;
 		tab_unlink(t, n);
 		free(n);
@@ -276,6 +277,16 @@ static void clock_advance(struct sidecar_store *st, uint64_t t)
 		;
 }
 
+static uint64_t retain_of(struct sidecar_store *st)
+{
+	return atomic_load(&st->no_age_expiry) ? 0 : st->lim.retain_usec;
+}
+
+void sc_store_age_expiry(struct sidecar_store *st, int on)
+{
+	atomic_store(&st->no_age_expiry, !on);
+}
+
 static void count_source(struct sidecar_stats *s, const char *src)
 {
 	if (!s)
@@ -321,7 +332,7 @@ static void sink_proc(void *arg, const struct sc_proc_rec *r)
 	clock_advance(st, r->time_usec);
 	uint64_t clock = atomic_load(&st->clock);
 	p->node.seen_usec = r->time_usec ? r->time_usec : clock;
-	tab_make_room(&st->procs, clock, st->lim.retain_usec, ctx->stats);
+	tab_make_room(&st->procs, clock, retain_of(st), ctx->stats);
 	tab_insert(&st->procs, &p->node, hash_proc(r->host.p, r->host.n < cap ? r->host.n : cap, r->pid));
 	pthread_mutex_unlock(&st->mu);
 	STAT_INC(ctx->stats, records_process);
@@ -361,7 +372,7 @@ static void sink_conn(void *arg, const struct sc_conn_rec *r)
 	if (!c->time_usec)
 		c->time_usec = clock;
 	struct sc_table *t = c->has_local ? &st->tuples : &st->remotes;
-	tab_make_room(t, clock, st->lim.retain_usec, ctx->stats);
+	tab_make_room(t, clock, retain_of(st), ctx->stats);
 	uint64_t h = c->has_local ? hash_ep(&c->lip, c->lport) ^ hash_ep(&c->rip, c->rport)
 	                          : hash_ep(&c->rip, c->rport);
 	tab_insert(t, &c->node, h);
