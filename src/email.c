@@ -908,7 +908,10 @@ void email_finish(struct email *e, int truncated)
 	if (e->st == ST_BODY)
 		body_bytes(e, NULL, 0);
 	leaf_end(e);
-	if (e->depth && !truncated)
+	/* An open multipart at the end is a missing close delimiter, unless
+	 * the transport cut the message or only its header was sent (IMAP
+	 * BODY[HEADER], POP3 TOP 0): then there was no body to close. */
+	if (e->depth && !truncated && e->counts.raw_bytes > e->counts.header_bytes)
 		anomaly_raise(&e->an, ANOMALY_BAD_MIME_BOUNDARY);
 	e->depth = 0;
 	if (truncated)

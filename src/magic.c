@@ -241,7 +241,7 @@ int magic_extension_mismatch(const char *filename, const char *magic_type)
 		{ "docx", "ooxml" }, { "xlsx", "ooxml" }, { "pptx", "ooxml" },
 		{ "docm", "ooxml" }, { "xlsm", "ooxml" }, { "pptm", "ooxml" },
 		{ "dotx", "ooxml" }, { "xltx", "ooxml" }, { "potx", "ooxml" }, { "ppsx", "ooxml" },
-		{ "doc", "ole" }, { "xls", "ole" }, { "ppt", "ole" }, { "msg", "ole" },
+		{ "doc", "ole" }, { "xls", "ole" }, { "ppt", "ole" },
 		{ "dot", "ole" }, { "xlt", "ole" }, { "pps", "ole" }, { "msi", "ole" },
 		{ "exe", "exe" }, { "dll", "exe" }, { "scr", "exe" }, { "cpl", "exe" },
 		{ "sys", "exe" }, { "ocx", "exe" },

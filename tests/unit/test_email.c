@@ -449,6 +449,13 @@ static void test_boundary_never_seen(void)
 	CHECK_INT(i(r, "email.part_count"), 0);
 	json_decref(r);
 
+	/* header only (IMAP BODY[HEADER]): nothing to close, no anomaly */
+	r = parse("Subject: head\nContent-Type: multipart/mixed; boundary=\"h\"\n\n", NULL);
+	CHECK_INT(nanomalies(r), 0);
+	CHECK_INT(i(r, "email.part_count"), 0);
+	CHECK_INT(i(r, "email.body_bytes"), 0);
+	json_decref(r);
+
 	/* multipart without a boundary parameter: opaque, still described */
 	r = parse("Content-Type: multipart/mixed\n\n--x\n\nbody\n", NULL);
 	CHECK(has_anomaly(r, "bad_mime_boundary"));
