@@ -974,7 +974,8 @@ json_t *email_to_json(const struct email *e)
 	set_str(o, "return_path", e->return_path);
 	json_object_set_new(o, "received_count", json_integer((json_int_t)e->received_count));
 	set_str(o, "received_first", e->received_first);
-	set_str(o, "received_last", e->received_last);
+	/* With one Received header it is both the first and the last. */
+	set_str(o, "received_last", e->received_last ? e->received_last : e->received_first);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < e->natt; i++) {
 		const struct attach *a = &e->att[i];

@@ -299,6 +299,8 @@ static void test_nested(void)
 	          "\xd0\xa1\xd0\xb2\xd0\xbe\xd0\xb4\xd0\xba\xd0\xb0 \xd0\xb7\xd0\xb0 "
 	          "\xd0\xbd\xd0\xb5\xd0\xb4\xd0\xb5\xd0\xbb\xd1\x8e");
 	CHECK_STR(s(r, "email.from.display_name"), "Alice Example");
+	CHECK_INT(i(r, "email.received_count"), 0);
+	CHECK(get(r, "email.received_first") == NULL && get(r, "email.received_last") == NULL);
 	CHECK_INT(i(r, "email.part_count"), 4);
 	CHECK_INT(i(r, "email.url_count"), 4);
 	CHECK_INT(json_array_size(get(r, "email.attachments")), 2);
@@ -506,6 +508,7 @@ static void test_garbage_headers(void)
 		"To: undisclosed-recipients, <>, <@relay.example:route@Example.NET>\n"
 		"From: \"unterminated <x@y.example>\n"
 		"Return-Path: <>\n"
+		"Received: by mx.example.org; Tue, 5 Mar 2024 10:00:00 +0000\n"
 		"\n"
 		"body\n";
 	json_t *r = parse(m, NULL);
@@ -519,6 +522,9 @@ static void test_garbage_headers(void)
 	/* lenient: the address is still found inside the unterminated quote */
 	CHECK_STR(s(r, "email.from.address"), "x@y.example");
 	CHECK_INT(i(r, "email.part_count"), 1);
+	CHECK_INT(i(r, "email.received_count"), 1);
+	CHECK_STR(s(r, "email.received_first"), "by mx.example.org; Tue, 5 Mar 2024 10:00:00 +0000");
+	CHECK_STR(s(r, "email.received_last"), "by mx.example.org; Tue, 5 Mar 2024 10:00:00 +0000");
 	json_decref(r);
 }
 
