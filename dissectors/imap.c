@@ -435,6 +435,14 @@ static int arg_wanted(const struct imap_state *s)
 static void lit_start(struct imap_state *s, enum dir dir, uint64_t n, uint8_t plus,
                       enum lit_kind kind);
 
+/* Saturating: a command with endless literals must never wrap back to
+ * argument 0 (LOGIN's argument 1 is the password). */
+static void next_arg(struct imap_state *s)
+{
+	if (s->argi < 1000000)
+		s->argi++;
+}
+
 static void client_cmd_done(struct imap_state *s)
 {
 	s->d[DIR_TOSERVER].cont = 0;
@@ -470,7 +478,7 @@ static void client_args(struct imap_state *s, const uint8_t *p, const uint8_t *e
 			/* not a usable literal: skip the token and go on */
 			while (p < end && !is_space(*p))
 				p++;
-			s->argi++;
+			next_arg(s);
 			continue;
 		}
 		if (*p == '"') {
@@ -488,7 +496,7 @@ static void client_args(struct imap_state *s, const uint8_t *p, const uint8_t *e
 			client_arg(s, TOK_STR, qbuf, o);
 			if (s->verb == IV_LOGIN && s->argi == 1)
 				memset(qbuf, 0, sizeof qbuf); /* held the password */
-			s->argi++;
+			next_arg(s);
 			continue;
 		}
 		if (*p == '(') {
@@ -504,7 +512,7 @@ static void client_args(struct imap_state *s, const uint8_t *p, const uint8_t *e
 			client_arg(s, TOK_LIST, st, (size_t)(p - st));
 			if (p < end)
 				p++;
-			s->argi++;
+			next_arg(s);
 			continue;
 		}
 		const uint8_t *st = p;
@@ -517,7 +525,7 @@ static void client_args(struct imap_state *s, const uint8_t *p, const uint8_t *e
 			p++;
 		}
 		client_arg(s, TOK_ATOM, st, (size_t)(p - st));
-		s->argi++;
+		next_arg(s);
 	}
 	client_cmd_done(s);
 }
@@ -548,7 +556,9 @@ static void client_line(struct imap_state *s, const uint8_t *p, size_t n)
 			sasl_response(s, p, n);
 		return;
 	}
-	if (s->idle && ipu_word_eq(p, n, "DONE")) {
+	if (ipu_word_eq(p, n, "DONE")) {
+		/* ends IDLE; also accepted outside one for captures that start
+		 * in the middle of an IDLE */
 		s->idle = 0;
 		return;
 	}
@@ -627,11 +637,13 @@ static void server_scan(struct imap_state *s, const uint8_t *p, const uint8_t *e
 		if (is_space(c)) {
 			p++;
 		} else if (c == '(') {
-			s->s_depth++;
+			if (s->s_depth < 1000000)
+				s->s_depth++;
 			prev = NULL;
 			p++;
 		} else if (c == ')') {
-			s->s_depth--;
+			if (s->s_depth > -1000000)
+				s->s_depth--;
 			prev = NULL;
 			p++;
 		} else if (c == '"') {
@@ -842,7 +854,7 @@ static void lit_done(struct imap_state *s, enum dir dir)
 			client_arg(s, TOK_STR, s->arg, s->arglen);
 		memset(s->arg, 0, sizeof s->arg);
 		s->arglen = 0;
-		s->argi++;
+		next_arg(s);
 	}
 }
 

@@ -400,10 +400,22 @@ static void stop(struct pop3_state *s, struct dissector_ctx *ctx, int is_tls)
 	dctx_stop_cleartext(ctx, is_tls);
 }
 
-static void multi_line(struct pop3_state *s, const uint8_t *p, size_t n)
+static void status_line(struct pop3_state *s, struct dissector_ctx *ctx,
+                        const uint8_t *p, size_t n);
+
+static void multi_line(struct pop3_state *s, struct dissector_ctx *ctx,
+                       const uint8_t *p, size_t n)
 {
 	if (n == 1 && p[0] == '.') {
 		s->mode = SM_STATUS;
+		return;
+	}
+	if (ipu_word_prefix(p, n, "+OK") || ipu_word_prefix(p, n, "-ERR")) {
+		/* no listing line looks like this (message bodies are not read
+		 * here): the "." was missing and this answers the next command */
+		anomaly_raise(&s->anom, ANOMALY_BAD_REPLY);
+		s->mode = SM_STATUS;
+		status_line(s, ctx, p, n);
 		return;
 	}
 	if (n >= 1 && p[0] == '.') {
@@ -524,7 +536,7 @@ static void pop3_on_data(void *state, struct dissector_ctx *ctx, enum dir dir,
 		if (dir == DIR_TOSERVER)
 			client_line(s, line.ptr, line.len);
 		else if (s->mode == SM_MULTI)
-			multi_line(s, line.ptr, line.len);
+			multi_line(s, ctx, line.ptr, line.len);
 		else
 			status_line(s, ctx, line.ptr, line.len);
 		if (s->stopped) {

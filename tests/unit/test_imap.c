@@ -203,6 +203,47 @@ static void test_authenticate(void)
 	json_decref(ev);
 }
 
+static void test_authenticate_login_xoauth2(void)
+{
+	/* LOGIN: "alice" then the password "secret" in the second response */
+	json_t *ev = run("S: * OK hi\n"
+	                 "C: a1 AUTHENTICATE LOGIN\n"
+	                 "S: + VXNlcm5hbWU6\n"
+	                 "C: YWxpY2U=\n"
+	                 "S: + UGFzc3dvcmQ6\n"
+	                 "C: c2VjcmV0\n"
+	                 "S: a1 NO [AUTHENTICATIONFAILED] bad\n"
+	                 "C: a2 LOGOUT\n"
+	                 "S: a2 OK\n");
+	json_t *im = imap_of(ev);
+	CHECK_STR(json_string_value(json_object_get(im, "username")), "alice");
+	CHECK_STR(json_string_value(json_object_get(im, "auth_mechanism")), "LOGIN");
+	CHECK(json_is_false(json_object_get(im, "auth_success")));
+	CHECK(has_anomaly(ev, "auth_failed"));
+	CHECK(!has_anomaly(ev, "bad_command"));
+	CHECK_INT(json_integer_value(dtest_get(im, "commands.LOGOUT")), 1);
+	check_no_secret(ev, "secret");
+	check_no_secret(ev, "c2VjcmV0");
+	json_decref(ev);
+
+	/* XOAUTH2 as SASL-IR: "user=eve@example.com^Aauth=Bearer tok3n^A^A" */
+	ev = run("C: x AUTHENTICATE XOAUTH2 dXNlcj1ldmVAZXhhbXBsZS5jb20BYXV0aD1CZWFyZXIgdG9rM24BAQ==\n"
+	         "S: x OK\n");
+	im = imap_of(ev);
+	CHECK_STR(json_string_value(json_object_get(im, "username")), "eve@example.com");
+	CHECK(json_is_true(json_object_get(im, "auth_success")));
+	check_no_secret(ev, "tok3n");
+	json_decref(ev);
+
+	/* not base64 */
+	ev = run("C: y AUTHENTICATE PLAIN\n"
+	         "S: + \n"
+	         "C: !!!!\n"
+	         "S: y BAD\n");
+	CHECK(has_anomaly(ev, "bad_base64"));
+	json_decref(ev);
+}
+
 static void test_append(void)
 {
 	struct script s = { .len = 0 };
@@ -420,6 +461,7 @@ int main(void)
 	test_login_select_fetch();
 	test_login_literal_password();
 	test_authenticate();
+	test_authenticate_login_xoauth2();
 	test_append();
 	test_refused_literal();
 	test_starttls();

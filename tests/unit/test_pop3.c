@@ -235,6 +235,31 @@ static void test_pipeline_overflow_unmatched(void)
 	json_decref(ev);
 }
 
+static void test_listing_without_dot(void)
+{
+	/* a listing whose "." never comes: the next status line ends it */
+	json_t *ev = run("S: +OK hi\n"
+	                 "C: LIST\n"
+	                 "S: +OK 2 messages\n"
+	                 "S: 1 120\n"
+	                 "C: RETR 1\n"
+	                 "S: +OK message follows\n"
+	                 "S: Subject: crafted\n"
+	                 "S: \n"
+	                 "S: +OK inside a body is just text\n"
+	                 "S: .\n"
+	                 "C: QUIT\n"
+	                 "S: +OK bye\n");
+	json_t *r = json_array_get(json_object_get(pop_of(ev), "retrieved"), 0);
+	CHECK_STR(json_string_value(dtest_get(r, "email.subject")), "crafted");
+	CHECK_INT(json_integer_value(json_object_get(r, "size")),
+	          sizeof "Subject: crafted" + 1 + 2 + sizeof "+OK inside a body is just text" + 1);
+	CHECK(has_anomaly(ev, "bad_reply"));
+	CHECK(!has_anomaly(ev, "truncated_message"));
+	CHECK(!has_anomaly(ev, "unmatched_reply"));
+	json_decref(ev);
+}
+
 static void test_stls(void)
 {
 	json_t *ev = run("S: +OK hi\n"
@@ -304,6 +329,7 @@ int main(void)
 	test_auth_plain();
 	test_apop_pipelined();
 	test_pipeline_overflow_unmatched();
+	test_listing_without_dot();
 	test_stls();
 	test_truncated_body();
 	test_gap();
