@@ -913,6 +913,17 @@ static const struct smtp_cmd_def smtp_cmds[] = {
 	{ "AUTH", SMTP_CMD_AUTH, smtp_h_auth },
 	{ "STARTTLS", SMTP_CMD_STARTTLS, smtp_h_starttls },
 	{ "ETRN", SMTP_CMD_ETRN, smtp_h_simple },
+	/* extensions seen between real MTAs: known, so not BAD_COMMAND */
+	{ "XCLIENT", SMTP_CMD_NOOP, smtp_h_simple },
+	{ "XFORWARD", SMTP_CMD_NOOP, smtp_h_simple },
+	{ "ATRN", SMTP_CMD_NOOP, smtp_h_simple },
+	{ "TURN", SMTP_CMD_NOOP, smtp_h_simple },
+	{ "VERB", SMTP_CMD_NOOP, smtp_h_simple },
+	{ "ONEX", SMTP_CMD_NOOP, smtp_h_simple },
+	{ "XEXCH50", SMTP_CMD_NOOP, smtp_h_simple },
+	/* Exchange: SASL under another name, and STARTTLS under another */
+	{ "X-EXPS", SMTP_CMD_AUTH, smtp_h_auth },
+	{ "X-ANONYMOUSTLS", SMTP_CMD_STARTTLS, smtp_h_starttls },
 };
 
 /* Split a line into verb and argument and find the verb in the table. */
@@ -1101,6 +1112,13 @@ static void smtp_reply_line(struct smtp_session *s, struct dissector_ctx *ctx,
 		return;
 	}
 	s->srv_resync = 0;
+	p = smtp_pend_peek(s);
+	if (!s->in_reply && p && p->cmd == SMTP_CMD_CONNECT &&
+	    code != 220 && code != 421 && code != 554) {
+		/* not a greeting: the capture began after the banner, so
+		 * this reply answers the first command we saw */
+		smtp_pend_pop(s, ctx);
+	}
 	if (!s->in_reply) {
 		s->in_reply = 1;
 		s->reply_code = code;

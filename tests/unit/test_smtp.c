@@ -772,6 +772,50 @@ static void test_garbage(void)
 	json_decref(evs);
 }
 
+/* The capture began mid-session: no banner; replies must still pair. */
+static void test_midstream(void)
+{
+	json_t *evs = run(
+		"C: mail from:<a@x.example>\n"
+		"C: rcpt to:<b@y.example>\n"
+		"C: rcpt to:<c@y.example>\n"
+		"S: 250 ok\n"
+		"S: 550 no\n"
+		"S: 250 ok\n"
+		"C: data\n"
+		"S: 354 go\n"
+		"C: Subject: mid\n"
+		"C: \n"
+		"C: body\n"
+		"C: .\n"
+		"S: 250 done\n");
+	CHECK_INT(json_array_size(evs), 1);
+	json_t *e = ev(evs, 0);
+	CHECK(dtest_get(e, "smtp.banner") == NULL);
+	CHECK_STR(arr_str(e, "smtp.rcpt_to", 0), "c@y.example");
+	CHECK_STR(sget(json_array_get(dtest_get(e, "smtp.rcpt_rejected"), 0), "address"), "b@y.example");
+	CHECK_STR(sget(e, "smtp.status"), "sent");
+	CHECK_STR(sget(e, "email.subject"), "mid");
+	CHECK(!has_anomaly(e, "unmatched_reply"));
+	json_decref(evs);
+
+	/* bare-LF client (dtest transcripts are CRLF): ends at LF . LF */
+	struct driver d;
+	drv_init(&d, &lim);
+	drv(&d, DIR_TOCLIENT, "220 mx\n");
+	drv(&d, DIR_TOSERVER, "MAIL FROM:<a@x.example>\nRCPT TO:<b@y.example>\nDATA\n");
+	drv(&d, DIR_TOCLIENT, "250 ok\n250 ok\n354 go\n");
+	drv(&d, DIR_TOSERVER, "Subject: lf only\n\nbody\n.\n");
+	drv(&d, DIR_TOCLIENT, "250 done\n");
+	evs = drv_close(&d);
+	CHECK_INT(json_array_size(evs), 1);
+	e = ev(evs, 0);
+	CHECK_STR(sget(e, "smtp.status"), "sent");
+	CHECK_STR(sget(e, "email.subject"), "lf only");
+	CHECK_INT(iget(e, "smtp.message_bytes"), strlen("Subject: lf only\n\nbody\n"));
+	json_decref(evs);
+}
+
 static void test_probe(void)
 {
 	const struct dissector *d = &smtp_dissector;
@@ -803,6 +847,7 @@ int main(void)
 	test_long_line_and_unmatched();
 	test_gap();
 	test_garbage();
+	test_midstream();
 	test_probe();
 	return check_done();
 }
