@@ -1,6 +1,7 @@
 /* test_policy_rules.c - every per-event rule on readable JSON events: one
  * event that fires it and a near miss that does not; exceptions, disabled
  * rules, severity overrides, once-per-event, and the alert shape. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,13 @@ static void collect(void *user, json_t *body)
 	json_array_append_new(user, body);
 }
 
-static json_t *eval(const struct policy *p, const char *base, const char *patch)
+static void collect_plain(void *user, json_t *body)
+{
+	json_array_append_new(user, body); /* no CHECK: safe from threads */
+}
+
+static json_t *eval_with(const struct policy *p, const char *base, const char *patch,
+                         policy_alert_fn fn)
 {
 	json_error_t je;
 	json_t *ev = json_loads(base, 0, &je);
@@ -88,9 +95,14 @@ static json_t *eval(const struct policy *p, const char *base, const char *patch)
 		json_decref(pt);
 	}
 	json_t *out = json_array();
-	policy_eval_event(p, ev, collect, out);
+	policy_eval_event(p, ev, fn, out);
 	json_decref(ev);
 	return out;
+}
+
+static json_t *eval(const struct policy *p, const char *base, const char *patch)
+{
+	return eval_with(p, base, patch, collect);
 }
 
 static json_t *find(const json_t *alerts, const char *rule)
@@ -447,6 +459,57 @@ static void test_config(void)
 	policy_free(p);
 }
 
+/* One policy shared by several threads gives each the same alerts. */
+struct thr {
+	const struct policy *p;
+	const char *ref;
+	int bad;
+};
+
+static const char *THREAD_PATCH =
+	"{\"timestamp\": \"2024-03-09T10:00:00.000000Z\", \"smtp\": {\"starttls\": false,"
+	" \"mail_from\": \"bob@corp.example\"}, \"email\": {\"attachments\": [{\"filename\": \"a.pdf\","
+	" \"magic_type\": \"zip\", \"extension_mismatch\": true}]}}";
+
+static char *dump_alerts(const struct policy *p)
+{
+	json_t *al = eval_with(p, SMTP, THREAD_PATCH, collect_plain);
+	char *s = json_dumps(al, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(al);
+	return s;
+}
+
+static void *thread_main(void *arg)
+{
+	struct thr *t = arg;
+	for (int i = 0; i < 300; i++) {
+		char *s = dump_alerts(t->p);
+		if (!s || strcmp(s, t->ref) != 0)
+			t->bad++;
+		free(s);
+	}
+	return NULL;
+}
+
+static void test_threads(const struct policy *p)
+{
+	char *ref = dump_alerts(p);
+	json_t *al = json_loads(ref, 0, NULL);
+	CHECK_INT(json_array_size(al), 5); /* mismatch, attachment x2, cleartext, off-hours */
+	json_decref(al);
+	pthread_t th[4];
+	struct thr t[4];
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct thr){ p, ref, 0 };
+		pthread_create(&th[i], NULL, thread_main, &t[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_INT(t[i].bad, 0);
+	}
+	free(ref);
+}
+
 int main(void)
 {
 	struct policy *p = load(POLICY);
@@ -470,6 +533,7 @@ int main(void)
 	test_off_hours(p);
 	test_dead_drop(p);
 	test_process(p);
+	test_threads(p);
 	policy_free(p);
 	test_config();
 
