@@ -150,7 +150,12 @@ static size_t parse_word(const char *in, size_t n, const char **cs, size_t *csle
 		return 0;
 	size_t t = i + 3;
 	for (size_t j = t; j + 1 < n && j - t < WORD_MAX; j++) {
-		if (in[j] == '?' && in[j + 1] == '=') {
+		if (in[j] == '?') {
+			/* '?' only ends the word; stopping at any other keeps
+			 * every attempt short, so a header full of "=?" costs
+			 * linear time. */
+			if (in[j + 1] != '=')
+				return 0;
 			*txt = in + t;
 			*txtlen = j - t;
 			return j + 2;
