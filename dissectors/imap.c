@@ -160,28 +160,40 @@ static int next_word(const uint8_t **p, const uint8_t *end, const uint8_t **w, s
 	return e > s;
 }
 
-/* "{digits}" or "{digits+}" exactly filling [s, end). 1 ok, 0 not a
- * literal marker, -1 malformed or over the limit (BAD_LITERAL). */
-static int parse_literal(const uint8_t *s, const uint8_t *end, uint64_t max,
-                         uint64_t *n, uint8_t *plus)
+/* A line ending in a literal marker "{n}", "{n+}" (LITERAL+) or "~{n}"
+ * (literal8, RFC 3516) announces n raw bytes after its CRLF, whatever
+ * the grammar around it: finding the marker first keeps the byte count
+ * right even inside constructs we do not parse (CATENATE lists, ...).
+ * Returns 1 and sets *mstart to the marker, 0 when the line does not end
+ * in one, -1 when it ends in a malformed or over-limit one (BAD_LITERAL;
+ * we then treat the line as a plain line). */
+static int trailing_literal(const uint8_t *p, const uint8_t *end, uint64_t max,
+                            uint64_t *n, uint8_t *plus, const uint8_t **mstart)
 {
-	if (s >= end || *s != '{' || end[-1] != '}')
+	if (end == p || end[-1] != '}')
 		return 0;
-	const uint8_t *p = s + 1, *q = end - 1;
-	*plus = 0;
-	if (q > p && q[-1] == '+') {
-		*plus = 1;
+	const uint8_t *q = end - 1; /* the '}' */
+	while (q > p && q[-1] != '{' && !is_space(q[-1]) && (size_t)(end - q) < 32)
 		q--;
+	if (q == p || q[-1] != '{')
+		return 0; /* text that merely ends in '}' */
+	const uint8_t *brace = q - 1;
+	*mstart = brace > p && brace[-1] == '~' ? brace - 1 : brace;
+	const uint8_t *e = end - 1;
+	*plus = 0;
+	if (e > q && e[-1] == '+') {
+		*plus = 1;
+		e--;
 	}
-	if (p == q)
+	if (q == e)
 		return -1;
 	uint64_t v = 0;
-	for (; p < q; p++) {
-		if (*p < '0' || *p > '9')
+	for (; q < e; q++) {
+		if (*q < '0' || *q > '9')
 			return -1;
 		if (v > (UINT64_MAX - 9) / 10)
 			return -1;
-		v = v * 10 + (uint64_t)(*p - '0');
+		v = v * 10 + (uint64_t)(*q - '0');
 	}
 	if (v > max)
 		return -1;
@@ -456,29 +468,17 @@ static void client_cmd_done(struct imap_state *s)
 static void client_args(struct imap_state *s, const uint8_t *p, const uint8_t *end)
 {
 	uint8_t qbuf[IMAP_ARG_MAX];
+	uint64_t litn = 0;
+	uint8_t plus = 0;
+	const uint8_t *mstart = end;
+	int lit = trailing_literal(p, end, s->lim->literal_max, &litn, &plus, &mstart);
+	if (lit < 0)
+		anomaly_raise(&s->anom, ANOMALY_BAD_LITERAL);
+	if (lit > 0)
+		end = mstart;
 	while (p < end) {
 		if (is_space(*p)) {
 			p++;
-			continue;
-		}
-		if (*p == '{') {
-			uint64_t n;
-			uint8_t plus;
-			int r = parse_literal(p, end, s->lim->literal_max, &n, &plus);
-			if (r > 0) {
-				enum lit_kind k = LIT_PROTO;
-				if (s->verb == IV_APPEND && s->argi >= 1)
-					k = LIT_MSG;
-				else if (arg_wanted(s))
-					k = LIT_CAPTURE;
-				lit_start(s, DIR_TOSERVER, n, plus, k);
-				return;
-			}
-			anomaly_raise(&s->anom, ANOMALY_BAD_LITERAL);
-			/* not a usable literal: skip the token and go on */
-			while (p < end && !is_space(*p))
-				p++;
-			next_arg(s);
 			continue;
 		}
 		if (*p == '"') {
@@ -526,6 +526,15 @@ static void client_args(struct imap_state *s, const uint8_t *p, const uint8_t *e
 		}
 		client_arg(s, TOK_ATOM, st, (size_t)(p - st));
 		next_arg(s);
+	}
+	if (lit > 0) {
+		enum lit_kind k = LIT_PROTO;
+		if (s->verb == IV_APPEND && s->argi >= 1)
+			k = LIT_MSG; /* after the mailbox: a message (or CATENATE text) */
+		else if (arg_wanted(s))
+			k = LIT_CAPTURE;
+		lit_start(s, DIR_TOSERVER, litn, plus, k);
+		return;
 	}
 	client_cmd_done(s);
 }
@@ -625,13 +634,20 @@ static int section_is_body(const uint8_t *p, size_t n)
 	       ipu_word_prefix(p, n, "RFC822");
 }
 
-/* Scan a response (or its continuation after a literal) for the literal
- * marker ending it; inside FETCH, the attribute before it names the
- * section. */
+/* A response line (or its continuation after a literal): when it ends in
+ * a literal marker, inside FETCH the attribute just before the marker names
+ * the body section the literal holds. */
 static void server_scan(struct imap_state *s, const uint8_t *p, const uint8_t *end)
 {
-	const uint8_t *prev = NULL;
+	const uint8_t *prev = NULL, *mstart = end;
 	size_t prevl = 0;
+	uint64_t n = 0;
+	uint8_t plus = 0;
+	int lit = trailing_literal(p, end, s->lim->literal_max, &n, &plus, &mstart);
+	if (lit < 0)
+		anomaly_raise(&s->anom, ANOMALY_BAD_LITERAL);
+	if (lit > 0)
+		end = mstart;
 	while (p < end) {
 		uint8_t c = *p;
 		if (is_space(c)) {
@@ -656,25 +672,6 @@ static void server_scan(struct imap_state *s, const uint8_t *p, const uint8_t *e
 			if (p < end)
 				p++;
 			prev = NULL;
-		} else if (c == '{') {
-			uint64_t n;
-			uint8_t plus;
-			int r = parse_literal(p, end, s->lim->literal_max, &n, &plus);
-			if (r > 0) {
-				enum lit_kind k = LIT_PROTO;
-				if (s->s_fetch && s->s_depth == 1 && prev) {
-					if (section_is_message(prev, prevl))
-						k = LIT_MSG;
-					else if (section_is_body(prev, prevl))
-						k = LIT_BODY;
-				}
-				lit_start(s, DIR_TOCLIENT, n, plus, k);
-				return;
-			}
-			anomaly_raise(&s->anom, ANOMALY_BAD_LITERAL);
-			while (p < end && !is_space(*p))
-				p++;
-			prev = NULL;
 		} else {
 			const uint8_t *st = p;
 			int br = 0;
@@ -688,6 +685,17 @@ static void server_scan(struct imap_state *s, const uint8_t *p, const uint8_t *e
 			prev = st;
 			prevl = (size_t)(p - st);
 		}
+	}
+	if (lit > 0) {
+		enum lit_kind k = LIT_PROTO;
+		if (s->s_fetch && s->s_depth == 1 && prev) {
+			if (section_is_message(prev, prevl))
+				k = LIT_MSG;
+			else if (section_is_body(prev, prevl))
+				k = LIT_BODY;
+		}
+		lit_start(s, DIR_TOCLIENT, n, plus, k);
+		return;
 	}
 	/* the logical response line ends here */
 	s->d[DIR_TOCLIENT].cont = 0;
@@ -867,7 +875,8 @@ static void lit_start(struct imap_state *s, enum dir dir, uint64_t n, uint8_t pl
 	d->lit_seen = 0;
 	d->lit_plus = plus;
 	d->lit_kind = (uint8_t)kind;
-	s->arglen = dir == DIR_TOSERVER ? 0 : s->arglen;
+	if (dir == DIR_TOSERVER)
+		s->arglen = 0;
 	if (kind == LIT_MSG) {
 		if (dir == DIR_TOCLIENT) {
 			s->fetch_count++;

@@ -348,6 +348,31 @@ static void test_bad_literal(void)
 	json_decref(ev);
 }
 
+static void test_literal_forms(void)
+{
+	/* literal8 (BINARY), a literal inside an unclosed CATENATE list, and
+	 * status text that merely ends like a marker */
+	json_t *ev = run("S: * OK hi\n"
+	                 "C: a1 FETCH 1 BINARY.PEEK[]\n"
+	                 "S: * 1 FETCH (BINARY[] ~{8}\n"
+	                 "S: X: 1\n"
+	                 "S: )\n"
+	                 "S: a1 OK done {5}\n"
+	                 "C: a2 APPEND Drafts CATENATE (URL \"/INBOX;UID=1\" TEXT {8+}\n"
+	                 "C: Y: 2\n"
+	                 "C: )\n"
+	                 "S: a2 OK\n"
+	                 "C: a3 NOOP\n"
+	                 "S: a3 OK\n");
+	json_t *im = imap_of(ev);
+	CHECK_INT(json_integer_value(json_object_get(im, "fetch_count")), 1);
+	CHECK_INT(json_integer_value(json_object_get(im, "bytes_downloaded")), 8);
+	CHECK_INT(json_integer_value(json_object_get(im, "bytes_uploaded")), 8);
+	CHECK_INT(json_integer_value(dtest_get(im, "commands.NOOP")), 1);
+	CHECK_INT(json_array_size(json_object_get(json_array_get(ev, 0), "anomalies")), 0);
+	json_decref(ev);
+}
+
 static void test_close_mid_literal(void)
 {
 	json_t *ev = run("S: * OK hi\n"
@@ -467,6 +492,7 @@ int main(void)
 	test_starttls();
 	test_compress_idle();
 	test_bad_literal();
+	test_literal_forms();
 	test_close_mid_literal();
 	test_gap();
 	test_messages_bound();
