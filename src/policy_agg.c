@@ -607,7 +607,8 @@ static void advance(struct policy_agg *a, const struct policy *p, int64_t wm,
 	struct alert_list out = { 0 };
 	close_hosts(a, p, wm, &out);
 	run_pairs(a, p, wm, &out);
-	qsort(out.v, out.n, sizeof(*out.v), pa_cmp);
+	if (out.n)
+		qsort(out.v, out.n, sizeof(*out.v), pa_cmp);
 	for (size_t i = 0; i < out.n; i++)
 		fn(user, out.v[i].body);
 	free(out.v);
