@@ -23,7 +23,11 @@
  * fences, re-checks the ring, then futex-waits on the sequence. The other
  * side publishes its counter, fences, and only if the flag is set bumps
  * the sequence and calls FUTEX_WAKE: the common path makes no syscall.
- * The two fences form a Dekker pair, so a wakeup cannot be lost. */
+ * The two fences form a Dekker pair, so a wakeup cannot be lost.
+ * A blocked producer is woken only once at least half the ring (and at
+ * least what it asked for) is free: waking it per released record would
+ * cost a syscall and a context switch per record while the consumer is
+ * the bottleneck. The consumer is woken on the first record (latency). */
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
@@ -80,6 +84,7 @@ struct ring {
 	/* producer sleeps here waiting for space */
 	alignas(RING_CACHELINE) _Atomic uint32_t space_seq;
 	_Atomic uint32_t prod_sleeping;
+	_Atomic uint64_t prod_want;     /* free bytes the sleeping producer needs */
 };
 
 static inline void ring_cpu_relax(void)
@@ -109,7 +114,11 @@ static void ring_futex_wake(_Atomic uint32_t *word)
 static inline void ring_wake_if_sleeping(_Atomic uint32_t *sleeping, _Atomic uint32_t *seq)
 {
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(sleeping, memory_order_relaxed)) {
+	/* Clearing the flag here makes it one wake per sleep: a woken thread
+	 * that has not run yet must not cost the other side a syscall per
+	 * record. */
+	if (atomic_load_explicit(sleeping, memory_order_relaxed) &&
+	    atomic_exchange_explicit(sleeping, 0, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(seq, 1, memory_order_release);
 		ring_futex_wake(seq);
 	}
@@ -118,6 +127,14 @@ static inline void ring_wake_if_sleeping(_Atomic uint32_t *sleeping, _Atomic uin
 static inline uint64_t ring_round8(uint64_t n)
 {
 	return (n + 7) & ~(uint64_t)7;
+}
+
+/* Bytes a record of len takes when written at head, wrap waste included. */
+static inline uint64_t ring_total(const struct ring *r, uint64_t head, size_t len)
+{
+	uint64_t need = RING_HDR + ring_round8(len);
+	uint64_t contig = r->cap - (head & r->mask);
+	return need <= contig ? need : need + contig;
 }
 
 struct ring *ring_new(size_t capacity_bytes)
@@ -144,6 +161,7 @@ struct ring *ring_new(size_t capacity_bytes)
 	atomic_init(&r->cons_sleeping, 0);
 	atomic_init(&r->space_seq, 0);
 	atomic_init(&r->prod_sleeping, 0);
+	atomic_init(&r->prod_want, 0);
 	return r;
 }
 
@@ -170,7 +188,7 @@ void *ring_reserve(struct ring *r, size_t len)
 	uint64_t need = RING_HDR + ring_round8(len);
 	uint64_t pos = head & r->mask;
 	uint64_t contig = r->cap - pos;
-	uint64_t total = need <= contig ? need : need + contig;
+	uint64_t total = ring_total(r, head, len);
 	if (head + total - r->p_tail_cache > r->cap) {
 		/* acquire: the consumer is done reading the bytes it released */
 		r->p_tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
@@ -218,7 +236,14 @@ void *ring_reserve_wait(struct ring *r, size_t len)
 			ring_cpu_relax();
 		}
 		uint32_t seq = atomic_load_explicit(&r->space_seq, memory_order_acquire);
-		atomic_store_explicit(&r->prod_sleeping, 1, memory_order_relaxed);
+		/* head does not move while we sleep, so neither does the wrap
+		 * waste this record needs */
+		uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+		uint64_t want = ring_total(r, head, len);
+		if (want < r->cap / 2)
+			want = r->cap / 2;
+		atomic_store_explicit(&r->prod_want, want, memory_order_relaxed);
+		atomic_store_explicit(&r->prod_sleeping, 1, memory_order_release);
 		atomic_thread_fence(memory_order_seq_cst);
 		void *p = ring_reserve(r, len);
 		if (p) {
@@ -283,6 +308,18 @@ void ring_release(struct ring *r)
 	r->c_peeked = 0;
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	/* release: our reads of the record finish before the producer reuses it */
-	atomic_store_explicit(&r->tail, tail + r->c_peek_total, memory_order_release);
-	ring_wake_if_sleeping(&r->prod_sleeping, &r->space_seq);
+	tail += r->c_peek_total;
+	atomic_store_explicit(&r->tail, tail, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst);
+	/* acquire: pairs with the release store of the flag, so want and head
+	 * are at least as new as this sleep of the producer */
+	if (atomic_load_explicit(&r->prod_sleeping, memory_order_acquire)) {
+		uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+		uint64_t want = atomic_load_explicit(&r->prod_want, memory_order_relaxed);
+		if (r->cap - (head - tail) >= want &&
+		    atomic_exchange_explicit(&r->prod_sleeping, 0, memory_order_relaxed)) {
+			atomic_fetch_add_explicit(&r->space_seq, 1, memory_order_release);
+			ring_futex_wake(&r->space_seq);
+		}
+	}
 }

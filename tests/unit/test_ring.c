@@ -331,6 +331,8 @@ static void test_idle_consumer(void)
 
 int main(void)
 {
+	/* a lost wakeup shows up as a hang: fail fast instead */
+	alarm(60);
 	test_basic();
 	test_full_and_wrap();
 	test_max_record();
