@@ -83,6 +83,7 @@ struct policy_agg_stats {
 	uint64_t bad_events;    /* no parseable timestamp/addresses */
 	uint64_t evicted_hosts; /* host windows dropped to respect the cap */
 	uint64_t evicted_pairs; /* beacon pairs dropped to respect the cap */
+	uint64_t dropped_observations; /* beacon queue full (watermark stalled) */
 	uint64_t hosts;         /* currently tracked */
 	uint64_t pairs;
 };

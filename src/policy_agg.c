@@ -14,7 +14,9 @@
  * Memory: at most aggregation.max_hosts window records and
  * aggregation.max_pairs pairs; when full, the least recently seen eighth is
  * evicted in one pass (counted in the stats). Each pair keeps at most
- * beacon_history judged times and PENDING_MAX queued observations.
+ * beacon_history judged times and PENDING_MAX queued observations, and at
+ * most PENDING_TOTAL_MAX are queued in all; past that, new observations are
+ * dropped and counted (only possible if the watermark stalls).
  *
  * Ownership: struct policy_agg owns its tables; alert bodies are new
  * references handed to fn. One thread drives an aggregator. */
@@ -25,7 +27,8 @@
 #include <math.h>
 #include "policy_int.h"
 
-#define PENDING_MAX 4096
+#define PENDING_MAX 1024           /* queued observations per pair */
+#define PENDING_TOTAL_MAX (1 << 20) /* and in all (24 MiB) */
 #define PAIR_IDLE_USEC (30ULL * 86400 * 1000000)
 
 enum series { SERIES_SESSIONS, SERIES_TINY_MESSAGES };
@@ -70,6 +73,7 @@ struct htab {
 struct policy_agg {
 	struct htab hosts, pairs;
 	int64_t watermark;
+	size_t pending_total;
 	struct policy_agg_stats st;
 };
 
@@ -205,7 +209,7 @@ static int ev_cmp(const void *x, const void *y)
 	return memcmp(a->item, b->item, sizeof(struct akey));
 }
 
-static void evict(struct htab *t, int is_pair, uint64_t *counter)
+static void evict(struct htab *t, int is_pair, uint64_t *counter, size_t *pending_total)
 {
 	struct ev_ent *e = malloc(t->n * sizeof(*e));
 	if (!e)
@@ -218,10 +222,12 @@ static void evict(struct htab *t, int is_pair, uint64_t *counter)
 	size_t drop = n / 8 ? n / 8 : 1;
 	for (size_t i = 0; i < drop && i < n; i++) {
 		ht_del(t, e[i].item);
-		if (is_pair)
+		if (is_pair) {
+			*pending_total -= ((struct pair *)e[i].item)->npend;
 			pair_free(e[i].item);
-		else
+		} else {
 			free(e[i].item);
+		}
 		(*counter)++;
 	}
 	free(e);
@@ -280,7 +286,7 @@ static void add_volume(struct policy_agg *a, const struct policy *p, const json_
 	struct hostwin *h = ht_get(&a->hosts, &k);
 	if (!h) {
 		if (a->hosts.n >= p->agg_max_hosts)
-			evict(&a->hosts, 0, &a->st.evicted_hosts);
+			evict(&a->hosts, 0, &a->st.evicted_hosts, &a->pending_total);
 		h = calloc(1, sizeof(*h));
 		if (!h)
 			return;
@@ -312,7 +318,7 @@ static void add_obs(struct policy_agg *a, const struct policy *p, const json_t *
 	struct pair *pr = ht_get(&a->pairs, &k);
 	if (!pr) {
 		if (a->pairs.n >= p->agg_max_pairs)
-			evict(&a->pairs, 1, &a->st.evicted_pairs);
+			evict(&a->pairs, 1, &a->st.evicted_pairs, &a->pending_total);
 		pr = calloc(1, sizeof(*pr));
 		if (!pr)
 			return;
@@ -326,8 +332,8 @@ static void add_obs(struct policy_agg *a, const struct policy *p, const json_t *
 			return;
 		}
 	}
-	if (pr->npend == PENDING_MAX) {
-		a->st.bad_events++;
+	if (pr->npend == PENDING_MAX || a->pending_total >= PENDING_TOTAL_MAX) {
+		a->st.dropped_observations++;
 		return;
 	}
 	if (pr->npend == pr->cappend) {
@@ -339,6 +345,7 @@ static void add_obs(struct policy_agg *a, const struct policy *p, const json_t *
 		pr->cappend = nc;
 	}
 	pr->pend[pr->npend++] = (struct obs){ t, bytes, flow_id_of(ev) };
+	a->pending_total++;
 	if (t > pr->last_t)
 		pr->last_t = t;
 }
@@ -591,6 +598,7 @@ static void run_pairs(struct policy_agg *a, const struct policy *p, int64_t wm,
 			}
 			memmove(pr->pend, pr->pend + done, (pr->npend - done) * sizeof(*pr->pend));
 			pr->npend -= done;
+			a->pending_total -= done;
 		}
 		if (!pr->npend && pr->last_t + (int64_t)PAIR_IDLE_USEC < wm) {
 			ht_del(&a->pairs, &pr->key);

@@ -258,6 +258,18 @@ int main(void)
 	policy_agg_free(a);
 	policy_free(small);
 
+	/* a stalled watermark cannot queue observations without bound */
+	a = policy_agg_new();
+	for (int i = 0; i < 1100; i++) {
+		json_t *e = flow("10.4.0.1", "198.18.0.9", 25, 1 + i % 3000, 10, i);
+		policy_agg_add(a, p, e);
+		json_decref(e);
+	}
+	policy_agg_stats(a, &st);
+	CHECK_INT(st.dropped_observations, 1100 - 1024);
+	CHECK_INT(st.pairs, 1);
+	policy_agg_free(a);
+
 	/* junk events are counted, not fatal */
 	a = policy_agg_new();
 	json_t *j = json_loads("{\"event_type\": \"flow\", \"timestamp\": \"yesterday\"}", 0, NULL);
