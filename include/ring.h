@@ -17,7 +17,8 @@ struct ring;
 struct ring *ring_new(size_t capacity_bytes);
 void ring_free(struct ring *r);
 
-/* Largest record the ring can ever hold. */
+/* Largest record the ring can ever hold: capacity/2 - 8, so that a record
+ * of that size fits an empty ring whatever the wrap position. */
 size_t ring_max_record(const struct ring *r);
 
 /* Producer side. Returns space for `len` bytes, or NULL if the ring is

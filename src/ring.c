@@ -214,6 +214,8 @@ void ring_commit(struct ring *r, size_t len)
 {
 	assert(r->p_reserved && len == r->p_res_len);
 	(void)len;
+	if (!r->p_reserved)
+		return; /* caller bug; publishing a stale size would corrupt the ring */
 	struct ring_hdr *h = (struct ring_hdr *)(r->buf + r->p_res_pos);
 	h->len = (uint32_t)r->p_res_len;
 	h->magic = RING_MAGIC;
