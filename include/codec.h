@@ -21,10 +21,15 @@ struct codec_b64 {
 	uint8_t bad;    /* invalid input seen */
 };
 
+#define CODEC_QP_BLANKS 64
+
 struct codec_qp {
 	uint8_t state;  /* enum qp_state in codec.c */
 	uint8_t hex1;   /* first hex digit after '=' */
 	uint8_t bad;    /* malformed escape seen */
+	uint8_t cr;     /* a CR is held back after the blanks */
+	uint8_t nws;    /* blanks held back: trailing ones are dropped */
+	uint8_t ws[CODEC_QP_BLANKS];
 };
 
 void codec_b64_init(struct codec_b64 *s);
@@ -37,7 +42,9 @@ void codec_b64_finish(struct codec_b64 *s, codec_sink_fn sink, void *arg);
 void codec_qp_init(struct codec_qp *s);
 void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
                    codec_sink_fn sink, void *arg);
-/* End of input: a dangling "=x" is emitted literally and marked bad; a lone
+/* Blanks at the end of a line are transport padding (RFC 2045 6.7) and
+ * are dropped, as are blanks at the very end of the input.
+ * End of input: a dangling "=x" is emitted literally and marked bad; a lone
  * trailing '=' is a soft break and is dropped. */
 void codec_qp_finish(struct codec_qp *s, codec_sink_fn sink, void *arg);
 

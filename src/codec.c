@@ -133,6 +133,43 @@ void codec_qp_init(struct codec_qp *s)
 	s->state = QP_TEXT;
 	s->hex1 = 0;
 	s->bad = 0;
+	s->cr = 0;
+	s->nws = 0;
+}
+
+/* The held-back blanks (and CR) turned out not to end a line. */
+static void qp_release(struct codec_qp *s, struct window *w)
+{
+	for (unsigned k = 0; k < s->nws; k++)
+		win_put(w, s->ws[k]);
+	if (s->cr)
+		win_put(w, '\r');
+	s->nws = 0;
+	s->cr = 0;
+}
+
+/* A plain character in text state: blanks and CR wait until we know
+ * whether the line ends. */
+static void qp_text(struct codec_qp *s, struct window *w, uint8_t c)
+{
+	if (c == ' ' || c == '\t') {
+		if (s->cr || s->nws == CODEC_QP_BLANKS)
+			qp_release(s, w);
+		s->ws[s->nws++] = c;
+	} else if (c == '\r') {
+		if (s->cr)
+			qp_release(s, w);
+		s->cr = 1;
+	} else if (c == '\n') {
+		s->nws = 0; /* trailing blanks: padding */
+		if (s->cr)
+			win_put(w, '\r');
+		s->cr = 0;
+		win_put(w, '\n');
+	} else {
+		qp_release(s, w);
+		win_put(w, c);
+	}
 }
 
 void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
@@ -144,10 +181,12 @@ void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
 		int h;
 		switch (s->state) {
 		case QP_TEXT:
-			if (c == '=')
+			if (c == '=') {
+				qp_release(s, &w);
 				s->state = QP_EQ;
-			else
-				win_put(&w, c);
+			} else {
+				qp_text(s, &w, c);
+			}
 			break;
 		case QP_EQ:
 			if ((h = codec_hexval(c)) >= 0) {
@@ -166,7 +205,7 @@ void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
 				if (c == '=') {
 					s->state = QP_EQ;
 				} else {
-					win_put(&w, c);
+					qp_text(s, &w, c);
 					s->state = QP_TEXT;
 				}
 			}
@@ -182,7 +221,7 @@ void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
 				if (c == '=') {
 					s->state = QP_EQ;
 				} else {
-					win_put(&w, c);
+					qp_text(s, &w, c);
 					s->state = QP_TEXT;
 				}
 			}
@@ -201,7 +240,7 @@ void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
 				if (c == '=') {
 					s->state = QP_EQ;
 				} else {
-					win_put(&w, c);
+					qp_text(s, &w, c);
 					s->state = QP_TEXT;
 				}
 			}
@@ -215,7 +254,7 @@ void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
 				if (c == '=')
 					s->state = QP_EQ;
 				else
-					win_put(&w, c);
+					qp_text(s, &w, c);
 			}
 			break;
 		}
@@ -231,8 +270,13 @@ void codec_qp_finish(struct codec_qp *s, codec_sink_fn sink, void *arg)
 		win_put(&w, '=');
 		win_put(&w, "0123456789ABCDEF"[s->hex1]);
 	}
-	/* QP_EQ / QP_EQ_WS / QP_EQ_CR: a soft break at the very end. */
+	/* QP_EQ / QP_EQ_WS / QP_EQ_CR: a soft break at the very end. Blanks
+	 * held back end the last line: dropped; a lone CR is content. */
 	s->state = QP_TEXT;
+	s->nws = 0;
+	if (s->cr)
+		win_put(&w, '\r');
+	s->cr = 0;
 	win_flush(&w);
 }
 

@@ -78,6 +78,11 @@ static void test_codec(void)
 		CHECK_STR(o.buf, "bad =ZZ and =4");
 		CHECK_INT(qp("ends with soft=", step, &o), 0);
 		CHECK_STR(o.buf, "ends with soft");
+		/* trailing blanks are padding; inner ones and a lone CR stay */
+		CHECK_INT(qp("pad \t \r\nin  side\r\rx  \ny=20\t", step, &o), 0);
+		CHECK_STR(o.buf, "pad\r\nin  side\r\rx\ny ");
+		CHECK_INT(qp("=4 \r\n", step, &o), 1);
+		CHECK_STR(o.buf, "=4\r\n");
 	}
 	uint8_t buf[16];
 	CHECK_INT(codec_q_decode_str("a_b=3Dc", 7, buf, sizeof buf, 1), 5);
