@@ -307,6 +307,8 @@ const void *ring_peek_wait(struct ring *r, size_t *len)
 void ring_release(struct ring *r)
 {
 	assert(r->c_peeked); /* release without a successful peek */
+	if (!r->c_peeked)
+		return; /* caller bug; dropping a stale size would corrupt the ring */
 	r->c_peeked = 0;
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	/* release: our reads of the record finish before the producer reuses it */
