@@ -3,6 +3,7 @@
  * time ticks so every worker expires flows at the same packet times
  * whatever the worker count; at the end flush and write the stats event. */
 #include <errno.h>
+#include <poll.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ struct capture {
 	uint64_t max_ts;
 	uint64_t packets, bytes, ring_drops, decoded, oversize;
 	uint64_t decode[DECODE_RESULT_COUNT];
+	char input_error[256];
 };
 
 static void push_control(struct capture *c, unsigned wi, enum worker_rec_kind kind, uint64_t ts)
@@ -168,51 +170,100 @@ static int open_capture(struct capture *c, char *err, size_t errsz)
 	return 0;
 }
 
-static int capture_loop(struct capture *c, struct event_sink *sink, char *err, size_t errsz)
+static void handle_reload(struct event_sink *sink)
+{
+	if (!sensor_reload_requested)
+		return;
+	sensor_reload_requested = 0;
+	char rerr[512] = "";
+	if (event_sink_reload(sink, rerr, sizeof rerr) != 0)
+		fprintf(stderr, "mailsift: reload: %s\n", rerr);
+}
+
+static int replay_loop(struct capture *c, struct event_sink *sink)
 {
 	struct pcap_pkthdr *h;
 	const u_char *data;
-	struct timespec idle_since = { 0, 0 };
 	for (;;) {
 		if (sensor_stop_requested)
 			return 0;
-		if (sensor_reload_requested) {
-			sensor_reload_requested = 0;
-			char rerr[512] = "";
-			if (event_sink_reload(sink, rerr, sizeof rerr) != 0)
-				fprintf(stderr, "mailsift: reload: %s\n", rerr);
-		}
+		handle_reload(sink);
 		int rc = pcap_next_ex(c->pcap, &h, &data);
 		if (rc == 1) {
 			dispatch(c, h, data);
-			idle_since.tv_sec = 0;
 			continue;
 		}
-		if (rc == 0) {
-			/* Live capture timeout: let workers write what they have and
-			 * advance packet time by the idle wall time, so idle flows
-			 * still expire on a quiet link. */
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if (idle_since.tv_sec == 0)
-				idle_since = now;
-			uint64_t idle = (uint64_t)(now.tv_sec - idle_since.tv_sec) * 1000000ull +
-			                (uint64_t)((now.tv_nsec - idle_since.tv_nsec) / 1000);
-			if (c->max_ts && idle >= TICK_USEC) {
-				c->max_ts += idle;
-				idle_since = now;
-				maybe_tick(c, c->max_ts);
-			}
-			broadcast(c, WREC_FLUSH, 0);
-			continue;
-		}
-		if (rc == PCAP_ERROR_BREAK)
-			return 0;
 		if (rc == PCAP_ERROR) {
+			/* A file cut short (tcpdump killed mid-write) still had every
+			 * packet before the cut processed: warn, then flush and report
+			 * as usual. */
+			snprintf(c->input_error, sizeof c->input_error, "%s", pcap_geterr(c->pcap));
+			fprintf(stderr, "mailsift: warning: capture ended early: %s; "
+			        "every packet before it was processed\n", c->input_error);
+		}
+		return 0; /* PCAP_ERROR_BREAK: end of file */
+	}
+}
+
+static void live_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+	dispatch((struct capture *)user, h, data);
+}
+
+static uint64_t mono_usec(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000ull + (uint64_t)now.tv_nsec / 1000;
+}
+
+/* Live: non-blocking reads and our own poll() timeout, because on Linux
+ * libpcap's read timeout does not start until a first packet arrives, and
+ * a quiet link must still notice signals and expire idle flows. */
+static int live_loop(struct capture *c, struct event_sink *sink, char *err, size_t errsz)
+{
+	char pe[PCAP_ERRBUF_SIZE];
+	if (pcap_setnonblock(c->pcap, 1, pe) < 0) {
+		snprintf(err, errsz, "cannot set non-blocking capture: %s", pe);
+		return -1;
+	}
+	int fd = pcap_get_selectable_fd(c->pcap);
+	uint64_t last_activity = mono_usec();
+	for (;;) {
+		if (sensor_stop_requested)
+			return 0;
+		handle_reload(sink);
+		int n = pcap_dispatch(c->pcap, 256, live_packet, (u_char *)c);
+		if (n < 0) {
+			if (n == PCAP_ERROR_BREAK)
+				return 0;
 			snprintf(err, errsz, "capture error: %s", pcap_geterr(c->pcap));
 			return -1;
 		}
+		uint64_t now = mono_usec();
+		if (n > 0) {
+			last_activity = now;
+			continue;
+		}
+		/* Quiet: let workers write what they hold, and advance packet time
+		 * by the idle wall time so idle flows still expire. */
+		if (now - last_activity >= TICK_USEC) {
+			if (c->max_ts)
+				maybe_tick(c, c->max_ts + (now - last_activity));
+			last_activity = now;
+		}
+		broadcast(c, WREC_FLUSH, 0);
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		if (fd >= 0)
+			poll(&pfd, 1, 100);
+		else
+			usleep(10000);
 	}
+}
+
+static int capture_loop(struct capture *c, struct event_sink *sink, char *err, size_t errsz)
+{
+	return c->live ? live_loop(c, sink, err, errsz) : replay_loop(c, sink);
 }
 
 static json_t *stats_event(struct capture *c, struct worker **workers, unsigned n,
@@ -245,6 +296,8 @@ static json_t *stats_event(struct capture *c, struct worker **workers, unsigned 
 		}
 	}
 	json_object_set_new(st, "drops", drops);
+	if (c->input_error[0])
+		json_object_set_new(st, "input_error", json_string(c->input_error));
 	uint64_t created = 0, evicted = 0, timeout = 0, emitted = 0, gaps = 0, gapb = 0, dup = 0,
 	         exh = 0, nd = 0;
 	uint64_t dflows[8] = { 0 };
