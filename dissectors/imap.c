@@ -123,6 +123,7 @@ struct imap_state {
 	unsigned sasl_step;
 	int auth_result; /* 0 none, 1 success, -1 failure */
 	uint8_t starttls, compressed, stopped, idle, greeted;
+	uint8_t cmds_lost; /* a client gap ate commands: unknown tags are expected */
 	uint8_t emitted;
 	uint64_t counts[IV_COUNT], uid_counts[IV_COUNT];
 	json_t *caps, *mailboxes, *append, *fetched;
@@ -757,7 +758,8 @@ static void tagged(struct imap_state *s, struct dissector_ctx *ctx, const uint8_
 	if (!ok)
 		refuse_literal(s, t, tl);
 	if (verb < 0) {
-		anomaly_raise(&s->anom, ANOMALY_UNMATCHED_REPLY);
+		if (!s->cmds_lost)
+			anomaly_raise(&s->anom, ANOMALY_UNMATCHED_REPLY);
 		return;
 	}
 	resp_code(s, p, end);
@@ -994,6 +996,7 @@ static void imap_on_gap(void *state, struct dissector_ctx *ctx, enum dir dir,
 	if (dir == DIR_TOSERVER) {
 		memset(s->arg, 0, sizeof s->arg);
 		s->arglen = 0;
+		s->cmds_lost = 1;
 		client_cmd_done(s);
 	} else {
 		s->s_fetch = 0;

@@ -82,6 +82,7 @@ struct pop3_state {
 	uint8_t greeted;
 	uint8_t s_resync;   /* after a server gap: drop until a status line pairs */
 	uint8_t c_resync;   /* after a client gap: drop until a known command */
+	uint8_t cmds_lost;  /* a client gap ate commands: stray replies expected */
 	struct email *em;   /* RETR body being parsed, or NULL */
 	json_t *entry;      /* its "retrieved" entry (borrowed) */
 	uint64_t body_size;
@@ -444,7 +445,7 @@ static void status_line(struct pop3_state *s, struct dissector_ctx *ctx,
 			s->greeted = 1; /* the greeting */
 			return;
 		}
-		if (!s->s_resync)
+		if (!s->s_resync && !s->cmds_lost)
 			anomaly_raise(&s->anom, ANOMALY_UNMATCHED_REPLY);
 		return;
 	}
@@ -557,6 +558,7 @@ static void pop3_on_gap(void *state, struct dissector_ctx *ctx, enum dir dir,
 	lr_reset(&s->lr[dir]);
 	if (dir == DIR_TOSERVER) {
 		s->c_resync = 1;
+		s->cmds_lost = 1;
 		s->sasl_active = 0;
 		return;
 	}

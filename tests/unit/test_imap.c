@@ -426,6 +426,26 @@ static void test_gap(void)
 	CHECK_INT(json_array_size(json_object_get(im, "fetched")), 2);
 	CHECK_INT(json_integer_value(dtest_get(im, "commands.LOGOUT")), 1);
 	json_decref(ev);
+
+	/* a client gap: its tail is dropped, commands resume at the next
+	 * tagged line, and replies to the lost commands are not anomalies */
+	o.events = json_array();
+	st = imap_dissector.state_new(&lim);
+	feed(st, &ctx, DIR_TOSERVER, "a1 NOOP\r\na2 SEL");
+	imap_dissector.on_gap(st, &ctx, DIR_TOSERVER, 30);
+	feed(st, &ctx, DIR_TOSERVER, "ECT junk\r\na4 SELECT Archive\r\n");
+	feed(st, &ctx, DIR_TOCLIENT, "a1 OK\r\na3 OK\r\na4 OK\r\n");
+	imap_dissector.on_close(st, &ctx);
+	imap_dissector.state_free(st);
+	ev = o.events;
+	im = imap_of(ev);
+	CHECK(has_anomaly(ev, "gap"));
+	CHECK(!has_anomaly(ev, "unmatched_reply"));
+	CHECK(!has_anomaly(ev, "bad_command"));
+	CHECK_INT(json_integer_value(dtest_get(im, "commands.SELECT")), 1);
+	CHECK(has_str(json_object_get(im, "mailboxes"), "Archive"));
+	CHECK_INT(json_array_size(json_object_get(im, "mailboxes")), 1);
+	json_decref(ev);
 }
 
 static void test_messages_bound(void)

@@ -306,6 +306,26 @@ static void test_gap(void)
 	CHECK(!has_anomaly(o.events, "unmatched_reply"));
 	CHECK_INT(num(o.events, "commands.STAT"), 1);
 	json_decref(o.events);
+
+	/* a client gap: the rest of its line is dropped, commands resume at
+	 * the next known verb, a reply to a lost command is no anomaly */
+	o.events = json_array();
+	st = pop3_dissector.state_new(&lim);
+	const char *f = "ST", *g = "AT\r\nNOOP\r\n", *h = "+OK lost\r\n";
+	pop3_dissector.on_data(st, &ctx, DIR_TOCLIENT, (const uint8_t *)"+OK hi\r\n", 8);
+	pop3_dissector.on_data(st, &ctx, DIR_TOSERVER, (const uint8_t *)f, strlen(f));
+	pop3_dissector.on_gap(st, &ctx, DIR_TOSERVER, 20);
+	pop3_dissector.on_data(st, &ctx, DIR_TOSERVER, (const uint8_t *)g, strlen(g));
+	pop3_dissector.on_data(st, &ctx, DIR_TOCLIENT, (const uint8_t *)h, strlen(h));
+	pop3_dissector.on_data(st, &ctx, DIR_TOCLIENT, (const uint8_t *)h, strlen(h));
+	pop3_dissector.on_close(st, &ctx);
+	pop3_dissector.state_free(st);
+	CHECK(has_anomaly(o.events, "gap"));
+	CHECK(!has_anomaly(o.events, "bad_command"));
+	CHECK(!has_anomaly(o.events, "unmatched_reply"));
+	CHECK_INT(num(o.events, "commands.NOOP"), 1);
+	CHECK_INT(num(o.events, "commands.STAT"), 0);
+	json_decref(o.events);
 }
 
 static void test_probe(void)
