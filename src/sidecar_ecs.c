@@ -40,6 +40,8 @@ static struct sc_str ecs_user(json_t *root, struct sc_scratch *scr)
 		name = sc_jpath_str(root, "process.user.name");
 		if (!name.n)
 			name = sc_jpath_str(root, "user.id");
+		if (!name.n)
+			name = sc_jpath_str(root, "user.ids.uid"); /* go-libaudit */
 		return name;
 	}
 	if (!dom.n)
@@ -79,6 +81,7 @@ enum sc_result sc_parse_ecs(json_t *root, struct sc_sink *sink, struct sc_scratc
 	struct sc_str action = sc_jpath_str(root, "event.action");
 	int is_exec = !is_net && (code == 1 || has_value(sc_jget(root, "event.type"), "start") ||
 	                          sc_str_eq(action, "executed") ||
+	                          sc_str_eq(sc_jpath_str(root, "summary.action"), "executed") ||
 	                          sc_str_eq(action, "process_started"));
 	if (!is_net && !is_exec)
 		return SC_IGNORED;

@@ -36,7 +36,8 @@ struct got {
 static void cp(char *dst, size_t dsz, struct sc_str s)
 {
 	size_t n = s.n < dsz - 1 ? s.n : dsz - 1;
-	memcpy(dst, s.p, n);
+	if (n)
+		memcpy(dst, s.p, n);
 	dst[n] = 0;
 }
 
@@ -246,6 +247,25 @@ static void test_ecs(void)
 	CHECK_STR(g.c[0].rip, "203.0.113.50");
 	CHECK_INT(g.c[0].rport, 587);
 	CHECK_INT(g.c[0].time, 1709652601500000ll);
+}
+
+/* go-libaudit / aucoalesce: ECS-like, numbers as strings, summary.action */
+static void test_go_libaudit(void)
+{
+	struct got g;
+	parse_file("go-libaudit.jsonl", &g, 0);
+	CHECK_INT(g.np, 1);
+	CHECK_INT(g.nc, 1);
+	CHECK_INT(g.p[0].pid, 5501);
+	CHECK_INT(g.p[0].ppid, 5400);
+	CHECK_STR(g.p[0].image, "/usr/sbin/sendmail");
+	CHECK_STR(g.p[0].cmdline, "sendmail -t -oi");
+	CHECK_STR(g.p[0].user, "1005");
+	CHECK_INT(g.c[0].has_local, 0);
+	CHECK_INT(g.c[0].role, SC_ROLE_CLIENT);
+	CHECK_STR(g.c[0].rip, "192.0.2.150");
+	CHECK_INT(g.c[0].rport, 25);
+	CHECK_INT(g.c[0].time, 1709669400300000ll);
 }
 
 static void test_laurel(void)
@@ -551,6 +571,7 @@ int main(void)
 	test_linux_syslog();
 	test_ecs();
 	test_laurel();
+	test_go_libaudit();
 	test_osquery();
 	test_eslogger();
 	test_auditd_raw();
