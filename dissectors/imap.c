@@ -9,7 +9,15 @@
  * everything else is only counted. A LOGIN password, whether quoted, atom or
  * literal, is never copied anywhere.
  *
- * One "imap" event per session, at on_close.
+ * One "imap" event per session, at on_close. Counters:
+ *   fetch_count / fetch_bytes: whole messages in FETCH responses (BODY[],
+ *     BINARY[], RFC822, with or without <origin>) and their announced sizes;
+ *     the first messages_max of them are described in "fetched".
+ *   bytes_downloaded: literal bytes of every body section fetched (whole
+ *     messages, BODY[HEADER], BODY[1], ...) as seen on the wire.
+ *   bytes_uploaded: APPEND message literal bytes as seen.
+ *   protocol_bytes_*: every other byte (lines, other literals).
+ *   mailboxes: SELECT/EXAMINE/APPEND targets as requested, UTF-8.
  *
  * Ownership: imap_new() allocates the state, two line readers, the pending
  * command queue (limits->pipeline_max entries, capped) and the JSON
@@ -322,7 +330,8 @@ static void msg_begin(struct imap_state *s, enum dir dir, uint64_t size)
 	if (dir == DIR_TOSERVER) {
 		json_object_set_new(e, "mailbox", jstr(s, s->mailbox, strlen(s->mailbox)));
 		json_object_set_new(e, "size", json_integer((json_int_t)size));
-		json_object_set_new(e, "flags", s->flags ? json_incref(s->flags) : json_array());
+		json_object_set_new(e, "flags", s->flags ? s->flags : json_array());
+		s->flags = NULL; /* the next MULTIAPPEND message has its own */
 	} else {
 		json_object_set_new(e, "size", json_integer((json_int_t)size));
 	}
@@ -359,6 +368,8 @@ static void sasl_response(struct imap_state *s, const uint8_t *p, size_t n)
 {
 	char user[IMAP_ARG_MAX];
 	size_t ul = 0;
+	if (s->sasl_step == 0 && n == 1 && p[0] == '=')
+		return; /* empty initial response: the real one follows */
 	int want = sasl_username_response(s->sasl_mech);
 	if (want >= 0 && (unsigned)want == s->sasl_step) {
 		enum sasl_result r = sasl_username(s->sasl_mech, (const char *)p, n,

@@ -203,6 +203,8 @@ static void sasl_response(struct pop3_state *s, const uint8_t *p, size_t n)
 {
 	char user[POP3_USER_MAX];
 	size_t ul = 0;
+	if (s->sasl_step == 0 && n == 1 && p[0] == '=')
+		return; /* empty initial response: the real one follows */
 	int want = sasl_username_response(s->sasl_mech);
 	if (want >= 0 && (unsigned)want == s->sasl_step) {
 		enum sasl_result r = sasl_username(s->sasl_mech, (const char *)p, n, user,

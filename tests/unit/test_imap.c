@@ -279,6 +279,24 @@ static void test_append(void)
 	json_decref(ev);
 }
 
+static void test_multiappend(void)
+{
+	json_t *ev = run("C: a3 APPEND Archive (\\Flagged) {6}\n"
+	                 "C: X: 1\n"
+	                 "C:  {6+}\n"
+	                 "C: Y: 2\n"
+	                 "C: \n"
+	                 "S: a3 OK\n");
+	json_t *ap = json_object_get(imap_of(ev), "append");
+	CHECK_INT(json_array_size(ap), 2);
+	CHECK(has_str(json_object_get(json_array_get(ap, 0), "flags"), "\\Flagged"));
+	CHECK_INT(json_array_size(json_object_get(json_array_get(ap, 1), "flags")), 0);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(ap, 1), "mailbox")), "Archive");
+	CHECK_INT(json_integer_value(json_object_get(imap_of(ev), "bytes_uploaded")), 12);
+	CHECK_INT(json_array_size(json_object_get(json_array_get(ev, 0), "anomalies")), 0);
+	json_decref(ev);
+}
+
 static void test_refused_literal(void)
 {
 	/* the server refuses before "+": the client never sends the bytes */
@@ -508,6 +526,7 @@ int main(void)
 	test_authenticate();
 	test_authenticate_login_xoauth2();
 	test_append();
+	test_multiappend();
 	test_refused_literal();
 	test_starttls();
 	test_compress_idle();
