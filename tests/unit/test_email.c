@@ -589,6 +589,16 @@ static void test_header_bombs(void)
 	CHECK_STR(s(r, "email.to.0.address"), "x@example.com");
 	json_decref(r);
 
+	/* recipients_max: the first ones are kept, per list */
+	mail_limits_default(&lim);
+	lim.recipients_max = 2;
+	r = parse("To: a@x.example, b@x.example, c@x.example\nCc: d@x.example\n\n", &lim);
+	CHECK(has_anomaly(r, "too_many_recipients"));
+	CHECK_INT(json_array_size(get(r, "email.to")), 2);
+	CHECK_STR(s(r, "email.to.1.address"), "b@x.example");
+	CHECK_INT(json_array_size(get(r, "email.cc")), 1);
+	json_decref(r);
+
 	/* field_max cuts stored strings on a character boundary */
 	mail_limits_default(&lim);
 	lim.field_max = 16;
