@@ -226,6 +226,11 @@ enum sc_result sc_parse_sysmon(json_t *root, struct sc_sink *sink, struct sc_scr
 		host = sc_jpath_str(root, "winlog.computer_name");
 		return sysmon_eventdata(ed, eid, host, root, sink);
 	}
+	/* Another provider's event in the same container: not ours, and not
+	 * for the ECS parser either. */
+	struct sc_str wprov = sc_jpath_str(root, "winlog.provider_name");
+	if (wprov.n && !provider_ok(wprov))
+		return SC_IGNORED;
 	/* Winlogbeat 6.x: host is computer_name (beat.* and host.name are the
 	 * collector). */
 	ed = json_object_get(root, "event_data");

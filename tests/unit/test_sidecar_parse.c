@@ -557,6 +557,11 @@ static void test_rejects(void)
 	deep[0] = '{';
 	deep[399] = 0;
 	CHECK_INT(sc_parse_line(deep, strlen(deep), NULL, 0, &sink, NULL), SC_BAD_JSON);
+	/* a Security-log event shipped by Winlogbeat 7 is someone else's */
+	const char *sec = "{\"winlog\":{\"provider_name\":\"Microsoft-Windows-Security-Auditing\","
+	                  "\"event_id\":4688,\"event_data\":{\"NewProcessId\":\"0x1\"}},"
+	                  "\"process\":{\"pid\":4},\"event\":{\"code\":4688}}";
+	CHECK_INT(sc_parse_line(sec, strlen(sec), NULL, 0, &sink, NULL), SC_IGNORED);
 	CHECK_INT(g->np + g->nc, 0);
 	free(g);
 }
