@@ -252,14 +252,58 @@ struct sink_ctx {
 	struct sidecar_stats *stats;
 };
 
-/* Copy a span into the record's tail, capped at max_field; "" -> NULL. */
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t len;
+	unsigned min;
+	if (c < 0x80)
+		return c ? 1 : 0;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	unsigned cp = c & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Copy a span into the record's tail, capped at max_field; "" -> NULL.
+ * Hex-decoded auditd values and truncation can leave bytes that are not
+ * UTF-8; they become '?' so the value can still go out as JSON. */
 static char *put_str(char **tail, struct sc_str s, size_t cap)
 {
 	if (!s.n)
 		return NULL;
 	size_t n = s.n < cap ? s.n : cap;
 	char *r = *tail;
-	memcpy(r, s.p, n);
+	const unsigned char *src = (const unsigned char *)s.p;
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_seq(src + i, n - i);
+		if (!l) {
+			r[i++] = '?';
+			continue;
+		}
+		memcpy(r + i, src + i, l);
+		i += l;
+	}
 	r[n] = 0;
 	*tail += n + 1;
 	return r;

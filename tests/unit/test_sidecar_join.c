@@ -346,8 +346,34 @@ static void test_rejects(void)
 	sidecar_store_free(NULL);
 }
 
+/* A hex-encoded argument with bytes that are not UTF-8 still gives a
+ * command line (they become '?'), and a JSON-safe one. */
+static void test_non_utf8(void)
+{
+	struct sidecar_store *st = sidecar_store_new(NULL);
+	/* argv: "cat", "\xff\xfeok", "\xc3\xa9t\xc3\xa9" (valid UTF-8 kept) */
+	const char *lines[] = {
+		"type=SYSCALL msg=audit(1700000000.000:9): arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=4321 uid=0 tty=(none) exe=\"/bin/cat\"",
+		"type=EXECVE msg=audit(1700000000.000:9): argc=3 a0=\"cat\" a1=FFFE6F6B a2=C3A974C3A9",
+		"type=EOE msg=audit(1700000000.000:9): ",
+		"type=SYSCALL msg=audit(1700000000.100:10): arch=c000003e syscall=42 success=yes exit=0 ppid=1 pid=4321 uid=0 exe=\"/bin/cat\"",
+		"type=SOCKADDR msg=audit(1700000000.100:10): saddr=02000019C0000201000000000000000000",
+		"type=EOE msg=audit(1700000000.100:10): ",
+	};
+	for (int i = 0; i < 6; i++)
+		add(st, NULL, lines[i]);
+	json_t *p = sidecar_store_lookup(st, "10.0.0.1", 1234, "192.0.2.1", 25, 1700000000100000ull);
+	CHECK_STR(get(p, "command_line"), "cat ??ok \xc3\xa9t\xc3\xa9");
+	char *dump = json_dumps(p, 0);
+	CHECK(dump != NULL);
+	free(dump);
+	json_decref(p);
+	sidecar_store_free(st);
+}
+
 int main(void)
 {
+	test_non_utf8();
 	test_samples();
 	test_either_order();
 	test_no_match_and_nat();
