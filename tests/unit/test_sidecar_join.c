@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 #include "sidecar.h"
 #include "check.h"
@@ -371,8 +372,92 @@ static void test_non_utf8(void)
 	sidecar_store_free(st);
 }
 
+/* Pending auditd events are bounded: the oldest incomplete one goes. */
+static void test_audit_pending_bound(void)
+{
+	struct sidecar_limits lim;
+	sidecar_limits_default(&lim);
+	lim.max_audit_pending = 4;
+	struct sidecar_stats stats = { 0 };
+	struct sidecar_store *st = sidecar_store_new(&lim);
+	char line[256];
+	/* ten events that never get their SYSCALL or EOE */
+	for (int i = 0; i < 10; i++) {
+		snprintf(line, sizeof line,
+		         "type=SOCKADDR msg=audit(1700000000.%03d:%d): saddr=02000019C00002010000000000000000", i, 100 + i);
+		add(st, &stats, line);
+	}
+	CHECK_INT(atomic_load(&stats.audit_evicted), 6);
+	/* the newest four are still there: completing one gives a record */
+	add(st, &stats, "type=SYSCALL msg=audit(1700000000.009:109): arch=c000003e syscall=42 success=yes exit=0 ppid=1 pid=77 uid=0 exe=\"/bin/x\"");
+	add(st, &stats, "type=EOE msg=audit(1700000000.009:109): ");
+	CHECK_INT(atomic_load(&stats.records_conn), 1);
+	/* an evicted one cannot complete */
+	add(st, &stats, "type=SYSCALL msg=audit(1700000000.000:100): arch=c000003e syscall=42 success=yes exit=0 ppid=1 pid=78 uid=0 exe=\"/bin/y\"");
+	add(st, &stats, "type=EOE msg=audit(1700000000.000:100): ");
+	CHECK_INT(atomic_load(&stats.records_conn), 1);
+	sidecar_store_free(st);
+}
+
+/* Writers and readers at once (the server thread and the workers). */
+struct race {
+	struct sidecar_store *st;
+	struct sidecar_stats *stats;
+	int id;
+};
+
+static void *race_writer(void *arg)
+{
+	struct race *r = arg;
+	for (int i = 0; i < 2000; i++) {
+		char line[512];
+		snprintf(line, sizeof line,
+		         "{\"name\":\"socket_events\",\"hostIdentifier\":\"h%d\",\"unixTime\":%d,"
+		         "\"action\":\"added\",\"columns\":{\"action\":\"connect\",\"pid\":\"%d\","
+		         "\"remote_address\":\"192.0.2.%d\",\"remote_port\":\"25\",\"time\":\"%d\"}}",
+		         r->id, 1700000000 + i, i, i % 250 + 1, 1700000000 + i);
+		sidecar_store_add_line(r->st, line, strlen(line), r->stats);
+	}
+	return NULL;
+}
+
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+	for (int i = 0; i < 2000; i++) {
+		char ip[32];
+		snprintf(ip, sizeof ip, "192.0.2.%d", i % 250 + 1);
+		json_decref(sidecar_store_lookup_stats(r->st, "10.0.0.1", 1000, ip, 25,
+		                                       (1700000000ull + (uint64_t)i) * SEC, r->stats));
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct sidecar_limits lim;
+	sidecar_limits_default(&lim);
+	lim.max_conns = 500; /* evictions happen during the race too */
+	struct sidecar_stats stats = { 0 };
+	struct sidecar_store *st = sidecar_store_new(&lim);
+	pthread_t th[4];
+	struct race r[4];
+	for (int i = 0; i < 4; i++) {
+		r[i] = (struct race){ st, &stats, i };
+		pthread_create(&th[i], NULL, i < 2 ? race_writer : race_reader, &r[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	CHECK_INT(atomic_load(&stats.records_conn), 4000);
+	CHECK_INT(atomic_load(&stats.lookups), 4000);
+	CHECK_INT(atomic_load(&stats.evicted) + sidecar_store_count_conns(st), 4000);
+	sidecar_store_free(st);
+}
+
 int main(void)
 {
+	test_audit_pending_bound();
+	test_threads();
 	test_non_utf8();
 	test_samples();
 	test_either_order();
