@@ -174,6 +174,27 @@ static void test_login_literal_password(void)
 	json_decref(ev);
 }
 
+static void test_mailbox_names(void)
+{
+	/* "&-" is '&'; a surrogate pair; names that are not valid modified
+	 * UTF-7 are kept as sent */
+	json_t *ev = run("C: a SELECT Inbox&-Co\n"
+	                 "C: b EXAMINE \"&2D3eAA-\"\n"
+	                 "C: c SELECT &AMk\n"
+	                 "C: d SELECT &AMk-&AOk-\n"
+	                 "C: e SELECT {7}\n"
+	                 "C: Dr&AOk-\n"
+	                 "S: a OK\n");
+	json_t *mb = json_object_get(imap_of(ev), "mailboxes");
+	CHECK(has_str(mb, "Inbox&Co"));
+	CHECK(has_str(mb, "\xf0\x9f\x98\x80"));
+	CHECK(has_str(mb, "&AMk"));
+	CHECK(has_str(mb, "\xc3\x89\xc3\xa9"));
+	CHECK(has_str(mb, "Dr\xc3\xa9"));
+	CHECK_INT(json_array_size(mb), 5);
+	json_decref(ev);
+}
+
 static void test_authenticate(void)
 {
 	/* "\0alice\0secret" and SASL-IR "\0bob\0topsecret" */
@@ -523,6 +544,7 @@ int main(void)
 	mail_limits_default(&lim);
 	test_login_select_fetch();
 	test_login_literal_password();
+	test_mailbox_names();
 	test_authenticate();
 	test_authenticate_login_xoauth2();
 	test_append();
