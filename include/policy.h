@@ -52,9 +52,10 @@ int policy_is_mail_port(const struct policy *p, uint16_t port);
  *   {"alert": {"rule", "analytic", "technique", "severity", "reason",
  *              "evidence": {...}}}
  * For per-event rules the core copies the event's common fields into it.
- * Aggregator alerts also carry top-level "timestamp", "src_ip" and, where one
- * server is concerned, "dest_ip" and "dest_port", because no single event
- * owns them; the core must not overwrite fields already present. */
+ * Aggregator alerts also carry top-level "timestamp", "event_type"
+ * ("alert"), "src_ip" and, where one server is concerned, "dest_ip" and
+ * "dest_port", because no single event owns them; the core must not
+ * overwrite fields already present. */
 typedef void (*policy_alert_fn)(void *user, json_t *alert_body);
 
 /* Evaluate every per-event rule on one complete event ("flow", "smtp",
@@ -70,7 +71,10 @@ struct policy_agg *policy_agg_new(void);
 void policy_agg_free(struct policy_agg *a);
 void policy_agg_add(struct policy_agg *a, const struct policy *p, const json_t *event);
 /* Every event with a timestamp before watermark_usec (µs since the epoch)
- * has been added: close what can be closed and emit. */
+ * has been added: close what can be closed and emit. Events added later
+ * with a timestamp before the watermark are ignored and counted as late.
+ * The policy passed here may differ from the one at add time (reload):
+ * thresholds are read at advance. */
 void policy_agg_advance(struct policy_agg *a, const struct policy *p,
                         uint64_t watermark_usec, policy_alert_fn fn, void *user);
 /* End of input: emit everything still open. */
