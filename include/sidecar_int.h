@@ -142,6 +142,8 @@ enum sc_result sc_audit_line(struct sc_audit *a, const char *line, size_t len,
                              uint64_t clock, struct sc_sink *sink,
                              struct sidecar_stats *stats);
 void sc_audit_flush(struct sc_audit *a, struct sc_sink *sink);
+/* One auoms line (raw, or the SyslogMessage of a JSON record). */
+enum sc_result sc_parse_auoms(struct sc_str msg, struct sc_str host, struct sc_sink *sink);
 /* Is this an audit.log line ("type=... msg=audit(...)")? */
 int sc_audit_looks_raw(const char *line, size_t len);
 

@@ -531,6 +531,84 @@ void sc_audit_flush(struct sc_audit *a, struct sc_sink *sink)
 		ev_complete(a, a->head, sink);
 }
 
+/* --- auoms (Azure Monitor's audit collector) --- */
+
+/* "type=AUOMS_EXECVE audit(TS:SERIAL): ... pid= ppid= user= exe="..."
+ * tty= ... proctitle=<unquoted, with spaces> ... cmdline="<unescaped>"
+ * redactors= containerid=": one line per exec, already joined. The regular
+ * key=value fields come first; proctitle and cmdline are not quoted
+ * reliably, so cmdline is taken between `cmdline="` and the last
+ * `" redactors=`. */
+enum sc_result sc_parse_auoms(struct sc_str msg, struct sc_str host, struct sc_sink *sink)
+{
+	const char *p = msg.p, *end = msg.p + msg.n;
+	if (msg.n < 17 || memcmp(p, "type=AUOMS_", 11))
+		return SC_UNKNOWN;
+	if (msg.n < 18 || memcmp(p + 11, "EXECVE ", 7))
+		return SC_IGNORED;
+	const char *a = memmem(p, msg.n, " audit(", 7);
+	if (!a)
+		return SC_BAD_RECORD;
+	a += 7;
+	const char *close = memchr(a, ')', (size_t)(end - a));
+	const char *colon = close ? memchr(a, ':', (size_t)(close - a)) : NULL;
+	struct au_event e;
+	memset(&e, 0, sizeof e);
+	if (!colon || sc_parse_epoch((struct sc_str){ a, (size_t)(colon - a) }, &e.ts_usec))
+		return SC_BAD_RECORD;
+	p = close + 1;
+	const char *stop = memmem(p, (size_t)(end - p), " proctitle=", 11);
+	if (!stop)
+		stop = end;
+	struct sc_str exe = { "", 0 }, node = host;
+	int have_pid = 0;
+	struct au_field f;
+	long long v;
+	while (next_field(&p, stop, &f)) {
+		if (f.quoted < 0)
+			continue;
+		if (key_is(&f, "pid") && !sc_parse_ll(f.v, f.vl, &v) && v >= 0 && v <= UINT32_MAX) {
+			e.pid = (uint32_t)v;
+			have_pid = 1;
+		} else if (key_is(&f, "ppid") && !sc_parse_ll(f.v, f.vl, &v) && v >= 0 && v <= UINT32_MAX) {
+			e.ppid = (uint32_t)v;
+		} else if (key_is(&f, "user")) {
+			copy_small(e.uid, sizeof e.uid, f.v, f.vl);
+		} else if (key_is(&f, "tty")) {
+			copy_small(e.tty, sizeof e.tty, f.v, f.vl);
+		} else if (key_is(&f, "success")) {
+			e.success = f.vl == 3 && !memcmp(f.v, "yes", 3);
+		} else if (key_is(&f, "exe")) {
+			exe = (struct sc_str){ f.v, f.vl };
+		} else if (key_is(&f, "node") && !node.n) {
+			node = (struct sc_str){ f.v, f.vl };
+		}
+	}
+	if (!have_pid)
+		return SC_BAD_RECORD;
+	copy_small(e.node, sizeof e.node, node.p, node.n);
+	struct sc_str cmd = { "", 0 };
+	const char *c = memmem(stop, (size_t)(end - stop), " cmdline=\"", 10);
+	if (c) {
+		c += 10;
+		const char *ce = NULL;
+		for (const char *q = c; (q = memmem(q, (size_t)(end - q), "\" redactors=", 12)); q++)
+			ce = q;
+		if (!ce)
+			ce = end > c && end[-1] == '"' ? end - 1 : end;
+		cmd = (struct sc_str){ c, (size_t)(ce - c) };
+	}
+	/* An exec of a known arch: reuse the common emitter. */
+	e.have = AU_SYSCALL;
+	e.arch = 0xc000003e;
+	e.syscall = 59;
+	e.exe = (struct au_buf){ (char *)exe.p, exe.n };
+	e.args = (struct au_buf){ (char *)cmd.p, cmd.n };
+	unsigned before = sink->n;
+	ev_emit(&e, sink);
+	return sink->n > before ? SC_RECORDS : SC_IGNORED;
+}
+
 /* --- laurel JSON --- */
 
 enum sc_result sc_parse_laurel(json_t *root, struct sc_sink *sink, struct sc_scratch *scr)

@@ -86,6 +86,8 @@ enum sc_result sc_parse_line(const char *line, size_t len, struct sc_audit *audi
 			return SC_UNKNOWN;
 		return sc_audit_line(audit, line, len, clock, sink, stats);
 	}
+	if (len > 11 && !memcmp(line, "type=AUOMS_", 11))
+		return sc_parse_auoms((struct sc_str){ line, len }, (struct sc_str){ "", 0 }, sink);
 	/* ausearch framing: "time->Fri May 15 13:49:30 2020" and "----" */
 	if ((len >= 6 && !memcmp(line, "time->", 6)) || (len == 4 && !memcmp(line, "----", 4)))
 		return SC_IGNORED;

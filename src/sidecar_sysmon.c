@@ -245,6 +245,11 @@ enum sc_result sc_parse_sysmon(json_t *root, struct sc_sink *sink, struct sc_scr
 	prov = sc_jpath_str(root, "Provider");
 	if (!prov.n)
 		prov = sc_jpath_str(root, "SourceName");
+	/* auoms in a syslog record (Sentinel Syslog also has an EventData
+	 * string: look at the message first). */
+	struct sc_str sm = sc_jpath_str(root, "SyslogMessage");
+	if (sm.n > 11 && !memcmp(sm.p, "type=AUOMS_", 11))
+		return sc_parse_auoms(sm, host.n ? host : sc_jpath_str(root, "HostName"), sink);
 	/* Sentinel WindowsEvent: EventData is a string, JSON or XML. */
 	ed = json_object_get(root, "EventData");
 	if (json_is_string(ed)) {
@@ -278,7 +283,6 @@ enum sc_result sc_parse_sysmon(json_t *root, struct sc_sink *sink, struct sc_scr
 		return SC_IGNORED;
 	}
 	/* Sysmon for Linux in a syslog record. */
-	struct sc_str sm = sc_jpath_str(root, "SyslogMessage");
 	if (sm.n && memmem(sm.p, sm.n, "<EventData>", 11)) {
 		if (!host.n)
 			host = sc_jpath_str(root, "HostName");

@@ -268,6 +268,34 @@ static void test_go_libaudit(void)
 	CHECK_INT(g.c[0].time, 1709669400300000ll);
 }
 
+/* auoms: one joined exec record in a syslog JSON wrapper, or raw */
+static void test_auoms(void)
+{
+	struct got g;
+	parse_file("auoms-syslog.jsonl", &g, 0);
+	CHECK_INT(g.np, 1);
+	CHECK_INT(g.ignored, 1); /* the failed exec (success=no) */
+	CHECK_INT(g.p[0].pid, 3150);
+	CHECK_INT(g.p[0].ppid, 3100);
+	CHECK_STR(g.p[0].image, "/usr/bin/dash");
+	/* inner quotes are not escaped by auoms: kept as written */
+	CHECK_STR(g.p[0].cmdline, "sh -c \"swaks --to x@example.org --server 192.0.2.200\"");
+	CHECK_STR(g.p[0].user, "www-data");
+	CHECK_STR(g.p[0].host, "web07");
+	CHECK_INT(g.p[0].start, 1709672400250000ll);
+	struct got *r = calloc(1, sizeof *r);
+	struct sc_sink sink = { on_proc, on_conn, r, 0 };
+	const char *raw = "type=AUOMS_EXECVE audit(1709672402.000:91003): node=web07 syscall=execve success=yes "
+	                  "ppid=1 pid=42 user=root tty=pts0 exe=\"/usr/bin/id\" proctitle=id -u argc=2 cmdline=\"id -u\" redactors= containerid=";
+	CHECK_INT(sc_parse_line(raw, strlen(raw), NULL, 0, &sink, NULL), SC_RECORDS);
+	CHECK_INT(r->np, 1);
+	CHECK_STR(r->p[0].cmdline, "id -u");
+	CHECK_STR(r->p[0].tty, "pts0");
+	const char *other = "type=AUOMS_SYSCALL audit(1709672402.000:91004): node=web07 syscall=read pid=1";
+	CHECK_INT(sc_parse_line(other, strlen(other), NULL, 0, &sink, NULL), SC_IGNORED);
+	free(r);
+}
+
 static void test_laurel(void)
 {
 	struct got g;
@@ -577,6 +605,7 @@ int main(void)
 	test_ecs();
 	test_laurel();
 	test_go_libaudit();
+	test_auoms();
 	test_osquery();
 	test_eslogger();
 	test_auditd_raw();
