@@ -71,7 +71,11 @@ struct policy_agg *policy_agg_new(void);
 void policy_agg_free(struct policy_agg *a);
 void policy_agg_add(struct policy_agg *a, const struct policy *p, const json_t *event);
 /* Every event with a timestamp before watermark_usec (µs since the epoch)
- * has been added: close what can be closed and emit. Events added later
+ * has been added: close what can be closed and emit. The aggregator holds
+ * back by aggregation.lateness_seconds (default 600): it acts on
+ * watermark - lateness, so a flow event stamped with its last packet time
+ * but emitted at expiry (up to the idle timeout later) is not late. Set it
+ * to 0 if the watermark already accounts for open flows. Events added later
  * with a timestamp before the watermark are ignored and counted as late.
  * The policy passed here may differ from the one at add time (reload):
  * thresholds are read at advance. */

@@ -373,9 +373,10 @@ void policy_agg_add(struct policy_agg *a, const struct policy *p, const json_t *
 		add_volume(a, p, ev, src, t);
 		uint64_t bytes = 0;
 		json_path_u64(ev, "flow.payload_bytes_toserver", &bytes);
-		/* a session starts at flow.start; fall back to the event time */
-		int64_t st = policy_parse_time(json_path_str(ev, "flow.start"));
-		add_obs(a, p, ev, src, dst, SERIES_SESSIONS, st >= 0 ? st : t, bytes);
+		/* A session is timed by the event (its last packet), not
+		 * flow.start: only the event time is covered by the watermark,
+		 * so only it keeps the replay in time order. */
+		add_obs(a, p, ev, src, dst, SERIES_SESSIONS, t, bytes);
 	} else if (!strcmp(type, "smtp")) {
 		uint64_t mb = 0;
 		if (json_path_u64(ev, "smtp.message_bytes", &mb) == 0 && mb <= p->beacon_max_message_bytes)
@@ -628,6 +629,11 @@ void policy_agg_advance(struct policy_agg *a, const struct policy *p,
 	if (!a || !p || !fn)
 		return;
 	int64_t wm = watermark_usec > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)watermark_usec;
+	/* Hold back by aggregation.lateness_seconds: a flow event carries the
+	 * time of its last packet but is emitted when the flow expires, so it
+	 * may trail the packet clock by up to the idle timeout. */
+	if (wm != INT64_MAX)
+		wm = wm > (int64_t)p->agg_lateness_usec ? wm - (int64_t)p->agg_lateness_usec : 0;
 	if (wm <= a->watermark)
 		return;
 	a->watermark = wm;

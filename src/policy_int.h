@@ -102,6 +102,7 @@ struct policy {
 	size_t n_approved;
 
 	uint64_t agg_max_hosts, agg_max_pairs, beacon_history;
+	uint64_t agg_lateness_usec;
 
 	struct rule_cfg rules[RULE_COUNT];
 };

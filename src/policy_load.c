@@ -573,6 +573,9 @@ static void compile(struct lctx *c, struct policy *p, const json_t *m)
 	u64_in(c, ag, "max_hosts", &ap, 1, 10000000, &p->agg_max_hosts);
 	u64_in(c, ag, "max_pairs", &ap, 1, 10000000, &p->agg_max_pairs);
 	u64_in(c, ag, "beacon_history", &ap, 3, 1024, &p->beacon_history);
+	uint64_t late = 0;
+	u64_in(c, ag, "lateness_seconds", &ap, 0, 86400, &late);
+	p->agg_lateness_usec = late * 1000000;
 	if (!c->failed && p->beacon_history < p->beacon_min_sessions) {
 		/* blame whichever of the two the user wrote */
 		int l, col;

@@ -11,6 +11,7 @@ static const char *POLICY =
 	"{\"thresholds\": {\"host_bytes_per_window\": 1000000, \"window_seconds\": 3600,"
 	"  \"beacon_min_sessions\": 6, \"beacon_max_interval_jitter\": 0.05,"
 	"  \"beacon_min_interval_seconds\": 30, \"beacon_max_message_bytes\": 2048},"
+	" \"aggregation\": {\"lateness_seconds\": 0},"
 	" \"rules\": {\"host_window_volume\": {\"exceptions\": {\"hosts\": [\"10.9.0.0/16\"]}}}}";
 
 static struct policy *load(const char *text)
@@ -235,6 +236,29 @@ int main(void)
 	CHECK_INT(st.events, 4);
 	policy_agg_free(a);
 	json_decref(out);
+
+	/* with lateness, an event trailing the watermark is still taken, and the
+	 * window closes only once the watermark passes its end + lateness */
+	struct policy *lp = load("{\"thresholds\": {\"host_bytes_per_window\": 1000000},"
+	                         " \"aggregation\": {\"lateness_seconds\": 300}}");
+	a = policy_agg_new();
+	out = json_array();
+	for (size_t i = 0; i < 2; i++)
+		policy_agg_add(a, lp, json_array_get(evs, i));
+	policy_agg_advance(a, lp, T0 + 3700ULL * 1000000, collect, out);
+	json_t *trailing = flow("10.1.1.5", "198.18.0.9", 25, 3500, 400000, 77); /* 200 s behind */
+	policy_agg_add(a, lp, trailing);
+	json_decref(trailing);
+	policy_agg_stats(a, &st);
+	CHECK_INT(st.late_events, 0);
+	CHECK_INT(json_array_size(out), 0);
+	policy_agg_advance(a, lp, T0 + 3899ULL * 1000000, collect, out);
+	CHECK_INT(json_array_size(out), 0);
+	policy_agg_advance(a, lp, T0 + 3900ULL * 1000000, collect, out);
+	CHECK_INT(json_array_size(out), 1);
+	policy_agg_free(a);
+	json_decref(out);
+	policy_free(lp);
 
 	/* bounded memory */
 	struct policy *small = load("{\"aggregation\": {\"max_hosts\": 8, \"max_pairs\": 8}}");
