@@ -41,6 +41,7 @@ struct sc_proc_rec {
 struct sc_conn_rec {
 	const char *source;
 	struct sc_str host, image, user, guid;
+	struct sc_str cmdline; /* auditd: the connecting process's PROCTITLE */
 	uint32_t pid;
 	uint8_t proto;        /* 6, 17, or 0 = unknown */
 	enum sc_role role;

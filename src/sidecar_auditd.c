@@ -228,6 +228,7 @@ static void ev_emit(struct au_event *e, struct sc_sink *sink)
 		c.pid = e->pid;
 		c.image = exe;
 		c.user = user;
+		c.cmdline = e->args.len ? buf_str(&e->args) : buf_str(&e->title);
 		c.role = call == AU_CONNECT ? SC_ROLE_CLIENT : SC_ROLE_SERVER;
 		c.remote_ip = e->sock_ip;
 		c.remote_port = e->sock_port;

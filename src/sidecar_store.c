@@ -59,7 +59,7 @@ struct sc_cnode {
 	struct sc_ip lip, rip;
 	uint16_t lport, rport;
 	uint64_t time_usec;
-	char *host, *image, *user, *guid;
+	char *host, *image, *user, *guid, *cmdline;
 };
 
 struct sidecar_store {
@@ -389,7 +389,7 @@ static void sink_conn(void *arg, const struct sc_conn_rec *r)
 	struct sidecar_store *st = ctx->st;
 	size_t cap = st->lim.max_field;
 	size_t sz = sizeof(struct sc_cnode) + span_size(r->host, cap) + span_size(r->image, cap) +
-	            span_size(r->user, cap) + span_size(r->guid, cap);
+	            span_size(r->user, cap) + span_size(r->guid, cap) + span_size(r->cmdline, cap);
 	struct sc_cnode *c = calloc(1, sz);
 	if (!c)
 		return;
@@ -408,6 +408,7 @@ static void sink_conn(void *arg, const struct sc_conn_rec *r)
 	c->image = put_str(&tail, r->image, cap);
 	c->user = put_str(&tail, r->user, cap);
 	c->guid = put_str(&tail, r->guid, cap);
+	c->cmdline = put_str(&tail, r->cmdline, cap);
 
 	pthread_mutex_lock(&st->mu);
 	clock_advance(st, r->time_usec);
@@ -608,8 +609,7 @@ json_t *sidecar_store_lookup_stats(struct sidecar_store *st, const char *client_
 		json_object_set_new(out, "pid", json_integer(c->pid));
 		if (p && p->has_ppid)
 			json_object_set_new(out, "ppid", json_integer(p->ppid));
-		if (p)
-			set_str(out, "command_line", p->cmdline);
+		set_str(out, "command_line", p && p->cmdline ? p->cmdline : c->cmdline);
 		set_str(out, "user", p && p->user ? p->user : c->user);
 		const char *pimg = p ? p->parent_image : NULL;
 		if (p && !pimg && p->has_ppid) {

@@ -173,6 +173,8 @@ static void test_samples(void)
 	json_decref(p);
 	p = sidecar_store_lookup(st, "2001:db8::99", 50000, "2001:db8::25", 587, 1709665200600000ull);
 	CHECK_STR(get(p, "image"), "/usr/bin/python3.11");
+	/* no exec record: the connect event's own PROCTITLE */
+	CHECK_STR(get(p, "command_line"), "/usr/bin/python3 mailer.py");
 	json_decref(p);
 
 	/* osquery: connect + process_events; server side via a snapshot row */
