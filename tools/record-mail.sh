@@ -38,6 +38,7 @@ doc = b"".join(b"row %05d;customer-%04d;%d EUR\n" % (i, rng.randrange(10000),
                rng.randrange(100000)) for i in range(600))
 open(d + "/customers.csv", "wb").write(doc)
 zi = zipfile.ZipInfo("customers.csv", date_time=(2024, 3, 5, 12, 0, 0))
+zi.compress_type = zipfile.ZIP_DEFLATED
 with zipfile.ZipFile(d + "/export.zip", "w", zipfile.ZIP_DEFLATED) as z:
     z.writestr(zi, doc)
 subj = "=?UTF-8?B?%s?=" % base64.b64encode("Quartalsübersicht Q1 – vertraulich".encode()).decode()
@@ -136,7 +137,7 @@ s_smtp-msmtp() {
 }
 s_imap-append-fetch() {
 	empty_box alice
-	"${CURL[@]}" "imap://$SRV/Drafts" -T "$C/draft.eml"
+	"${CURL[@]}" --login-options "AUTH=LOGIN" "imap://$SRV/Drafts" -T "$C/draft.eml"
 	"${CURL[@]}" "imap://$SRV/Drafts;UID=1" -o /dev/null
 	"${CURL[@]}" "imap://$SRV/Drafts" -X "UID STORE 1 +FLAGS (\\Deleted)"
 	"${CURL[@]}" "imap://$SRV/Drafts" -X "EXPUNGE"
@@ -160,7 +161,7 @@ s_pop3-retr-dele() {
 	drop_into_bob "$C/pop.eml"
 	CURLB=(curl -sS --interface $CLI -u "bob:$PW")
 	"${CURLB[@]}" "pop3://$SRV/"
-	"${CURLB[@]}" "pop3://$SRV/1" -o /dev/null
+	"${CURLB[@]}" --login-options "AUTH=LOGIN" "pop3://$SRV/1" -o /dev/null
 	"${CURLB[@]}" "pop3://$SRV/1" -X DELE -I
 }
 s_pop3-stls() {
