@@ -1,10 +1,18 @@
 /* sidecar.h - endpoint process context for mail flows.
  *
- * Endpoint agents (Sysmon via Winlogbeat/NXLog/Sentinel/ECS, Linux auditd raw
- * or laurel, osquery results, macOS Endpoint Security via eslogger) write one
- * event per line to a Unix socket or a file. Each line is parsed into
- * normalised process and connection records kept in a join store; the core
- * asks the store, once per flow, which process owned the flow's socket.
+ * Endpoint agents write one event per line to a Unix socket or a file; the
+ * format is detected per line:
+ *   Sysmon EID 1/3: Winlogbeat 6 (event_data), Winlogbeat 7+/Elastic Agent
+ *     (winlog.event_data), flat NXLog JSON, Sentinel (EventData as a JSON
+ *     or <Data Name=> string), Sysmon for Linux XML in SyslogMessage
+ *   ECS: Winlogbeat sysmon module, Auditbeat, go-libaudit/aucoalesce
+ *   Linux audit: raw audit.log/ausearch text (records grouped by serial),
+ *     laurel JSON, auoms exec records
+ *   osquery results: event (added), snapshot and batch forms
+ *   macOS Endpoint Security JSON (eslogger): exec and fork
+ * Each line becomes normalised process and connection records kept in a
+ * join store; the core asks the store, once per flow, which process owned
+ * the flow's socket.
  *
  * Time: every record carries its own event time in usec. The store's clock is
  * the largest event time it has seen, never the wall clock, so replaying the
