@@ -183,6 +183,7 @@ struct smtp_session {
 	struct anomaly_set anomalies;
 	int finished;  /* final events emitted */
 	int after_gap; /* client bytes were lost since the last MAIL */
+	int cmd_seen;  /* a client command line was dispatched */
 };
 
 static void smtp_set_state(struct smtp_session *s, enum smtp_state st)
@@ -959,12 +960,47 @@ static void smtp_command(struct smtp_session *s, struct dissector_ctx *ctx,
 	d->handle(s, ctx, d->cmd, arg, argn);
 }
 
+/* After lost bytes, body text must not pass for a command: resume only at
+ * a verb whose whole line has the command's shape. */
+static int smtp_resync_ok(const struct smtp_cmd_def *d, const uint8_t *arg, size_t n)
+{
+	uint64_t v;
+	size_t k;
+	if (!d)
+		return 0;
+	switch (d->cmd) {
+	case SMTP_CMD_HELO:
+	case SMTP_CMD_EHLO:
+		return n > 0 && !memchr(arg, ' ', n);
+	case SMTP_CMD_MAIL:
+		return smtp_prefix(arg, n, "FROM:");
+	case SMTP_CMD_RCPT:
+		return smtp_prefix(arg, n, "TO:");
+	case SMTP_CMD_BDAT:
+		for (k = 0; k < n && arg[k] != ' '; k++)
+			;
+		return smtp_number(arg, k, &v) == 0;
+	case SMTP_CMD_AUTH:
+		return n > 0;
+	case SMTP_CMD_NOOP: /* the real NOOP, not the extensions mapped to it */
+		return n == 0 && strcmp(d->verb, "NOOP") == 0;
+	case SMTP_CMD_DATA:
+	case SMTP_CMD_RSET:
+	case SMTP_CMD_QUIT:
+	case SMTP_CMD_STARTTLS:
+		return n == 0;
+	default:
+		return 0;
+	}
+}
+
 /* One client line, in any line-based state. */
 static void smtp_client_line(struct smtp_session *s, struct dissector_ctx *ctx,
                              const uint8_t *line, size_t n, int too_long)
 {
-	const uint8_t *arg;
-	size_t argn;
+	const struct smtp_cmd_def *d;
+	const uint8_t *arg = NULL;
+	size_t argn = 0;
 
 	if (too_long) {
 		/* the server rejects it too; keep the reply pairing */
@@ -975,7 +1011,8 @@ static void smtp_client_line(struct smtp_session *s, struct dissector_ctx *ctx,
 	}
 	switch (s->state) {
 	case SMTP_ST_RESYNC:
-		if (!smtp_lookup(line, n, &arg, &argn))
+		d = smtp_lookup(line, n, &arg, &argn);
+		if (!smtp_resync_ok(d, arg, argn))
 			return;
 		smtp_set_state(s, SMTP_ST_COMMAND);
 		break;
@@ -993,9 +1030,22 @@ static void smtp_client_line(struct smtp_session *s, struct dissector_ctx *ctx,
 		}
 		smtp_set_state(s, SMTP_ST_COMMAND);
 		break;
+	case SMTP_ST_COMMAND:
+		d = s->cmd_seen || s->reply_bytes ? NULL : smtp_lookup(line, n, &arg, &argn);
+		if (!s->cmd_seen && s->reply_bytes == 0 && !smtp_resync_ok(d, arg, argn)) {
+			/* the client talks first and not in commands: the
+			 * capture began mid-session (mid-message, most
+			 * likely). Skip to a command rather than flag every
+			 * body line. */
+			smtp_set_state(s, SMTP_ST_RESYNC);
+			s->after_gap = 1;
+			return;
+		}
+		break;
 	default:
 		break;
 	}
+	s->cmd_seen = 1;
 	smtp_command(s, ctx, line, n);
 }
 

@@ -799,6 +799,24 @@ static void test_midstream(void)
 	CHECK(!has_anomaly(e, "unmatched_reply"));
 	json_decref(evs);
 
+	/* the capture began inside a message: skip to the next command */
+	evs = run(
+		"C: the middle of some body text\n"
+		"C: HELP is not a command here\n"
+		"C: .\n"
+		"S: 250 2.0.0 Ok: queued as 1\n"
+		"C: MAIL FROM:<a@x.example>\n"
+		"S: 250 ok\n"
+		"C: QUIT\n"
+		"S: 221 bye\n");
+	CHECK_INT(json_array_size(evs), 1);
+	e = ev(evs, 0);
+	CHECK_STR(sget(e, "smtp.mail_from"), "a@x.example");
+	CHECK_STR(sget(e, "smtp.status"), "aborted");
+	CHECK(!has_anomaly(e, "bad_command"));
+	CHECK(!has_anomaly(e, "bad_sequence"));
+	json_decref(evs);
+
 	/* bare-LF client (dtest transcripts are CRLF): ends at LF . LF */
 	struct driver d;
 	drv_init(&d, &lim);
