@@ -877,8 +877,10 @@ static void smtp_h_auth(struct smtp_session *s, struct dissector_ctx *ctx,
 	arg += k;
 	n -= k;
 	smtp_trim(&arg, &n);
-	if (n)
-		smtp_auth_response(s, arg, n); /* the initial response */
+	/* the initial response; "=" is an empty one and carries nothing,
+	 * so the username still comes in the next response */
+	if (n && !(n == 1 && arg[0] == '='))
+		smtp_auth_response(s, arg, n);
 	smtp_pend_push(s, ctx, cmd, NULL, UINT32_MAX);
 	smtp_set_state(s, SMTP_ST_AUTH);
 }

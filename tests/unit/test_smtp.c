@@ -286,6 +286,19 @@ static void test_auth(void)
 		"S: 221 bye\n",
 		"XOAUTH2", "dave@example.org", 0, xo_secrets);
 
+	/* "=" is an empty initial response: the name comes next */
+	check_auth(
+		"S: 220 mx ESMTP\n"
+		"C: EHLO c\n"
+		"S: 250 mx\n"
+		"C: AUTH PLAIN =\n"
+		"S: 334 \n"
+		"C: AGJvYgBIdW50ZXJUd285OQ==\n"
+		"S: 235 2.7.0 ok\n"
+		"C: QUIT\n"
+		"S: 221 bye\n",
+		"PLAIN", "bob", 1, plain2_secrets);
+
 	/* AUTH followed by a transaction: auth shows in the transaction */
 	json_t *evs = run(
 		"S: 220 mx ESMTP\n"
