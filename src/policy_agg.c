@@ -1,5 +1,6 @@
-/* policy_agg.c - cross-flow aggregation: per-host volume per window and
- * beaconing per (host, server) pair.
+/* policy_agg.c - cross-flow aggregation: per-host volume per window,
+ * IMAP dead-drop cycles spread over sessions per (host, server) and window,
+ * and beaconing per (host, server) pair.
  *
  * Determinism: events arrive from several workers in any order. Between two
  * advances we only accumulate: window sums are commutative, and beacon
@@ -31,7 +32,7 @@
 #define PENDING_TOTAL_MAX (1 << 20) /* and in all (24 MiB) */
 #define PAIR_IDLE_USEC (30ULL * 86400 * 1000000)
 
-enum series { SERIES_SESSIONS, SERIES_TINY_MESSAGES };
+enum series { SERIES_SESSIONS, SERIES_TINY_MESSAGES, SERIES_IMAP_CYCLES };
 
 struct akey {
 	uint8_t b[48]; /* family, src[16], dst[16], port[2], series, window[8] */
@@ -43,11 +44,18 @@ struct obs {
 	uint64_t fid;
 };
 
+/* A window record: outbound volume of one host (kind VOLUME), or IMAP
+ * command counts of one host with one server (kind CYCLES). */
+enum win_kind { WIN_VOLUME, WIN_CYCLES };
+
 struct hostwin {
 	struct akey key;
-	char src[48];
+	enum win_kind kind;
+	char src[48], dst[48];
+	uint16_t port;
 	int64_t win_start, win_end;
 	uint64_t bytes, flows;
+	uint64_t append, fetch, del, sessions;
 	int64_t last_t;
 };
 
@@ -271,6 +279,41 @@ static uint64_t flow_id_of(const json_t *ev)
 	return h;
 }
 
+/* The window record for (src[, dst:port], window of t), created if new. */
+static struct hostwin *window_get(struct policy_agg *a, const struct policy *p, enum win_kind kind,
+                                  const char *src, const char *dst, uint16_t port, int64_t t)
+{
+	int64_t w = (int64_t)p->window_usec;
+	int64_t start = t / w * w;
+	struct akey k;
+	if (make_key(&k, src, kind == WIN_CYCLES ? dst : NULL, port,
+	             kind == WIN_CYCLES ? SERIES_IMAP_CYCLES : SERIES_SESSIONS, start) != 0)
+		return NULL;
+	struct hostwin *h = ht_get(&a->hosts, &k);
+	if (!h) {
+		if (a->hosts.n >= p->agg_max_hosts)
+			evict(&a->hosts, 0, &a->st.evicted_hosts, &a->pending_total);
+		h = calloc(1, sizeof(*h));
+		if (!h)
+			return NULL;
+		h->key = k;
+		h->kind = kind;
+		snprintf(h->src, sizeof(h->src), "%s", src);
+		if (kind == WIN_CYCLES)
+			snprintf(h->dst, sizeof(h->dst), "%s", dst);
+		h->port = port;
+		h->win_start = start;
+		h->win_end = start + w;
+		if (ht_put(&a->hosts, h) != 0) {
+			free(h);
+			return NULL;
+		}
+	}
+	if (t > h->last_t)
+		h->last_t = t;
+	return h;
+}
+
 static void add_volume(struct policy_agg *a, const struct policy *p, const json_t *ev,
                        const char *src, int64_t t)
 {
@@ -278,31 +321,30 @@ static void add_volume(struct policy_agg *a, const struct policy *p, const json_
 	if (json_path_u64(ev, "flow.payload_bytes_toserver", &bytes) != 0 ||
 	    !policy_rule_applies(p, RULE_HOST_WINDOW_VOLUME, ev))
 		return;
-	int64_t w = (int64_t)p->window_usec;
-	int64_t start = t / w * w;
-	struct akey k;
-	if (make_key(&k, src, NULL, 0, SERIES_SESSIONS, start) != 0)
+	struct hostwin *h = window_get(a, p, WIN_VOLUME, src, NULL, 0, t);
+	if (!h)
 		return;
-	struct hostwin *h = ht_get(&a->hosts, &k);
-	if (!h) {
-		if (a->hosts.n >= p->agg_max_hosts)
-			evict(&a->hosts, 0, &a->st.evicted_hosts, &a->pending_total);
-		h = calloc(1, sizeof(*h));
-		if (!h)
-			return;
-		h->key = k;
-		snprintf(h->src, sizeof(h->src), "%s", src);
-		h->win_start = start;
-		h->win_end = start + w;
-		if (ht_put(&a->hosts, h) != 0) {
-			free(h);
-			return;
-		}
-	}
 	h->bytes += bytes;
 	h->flows++;
-	if (t > h->last_t)
-		h->last_t = t;
+}
+
+/* A dead drop worked over many short sessions: one APPEND, FETCH and
+ * EXPUNGE each time, never enough in one session for the per-event rule. */
+static void add_cycles(struct policy_agg *a, const struct policy *p, const json_t *ev,
+                       const char *src, const char *dst, int64_t t)
+{
+	uint64_t ap, fe, de, port = 0;
+	policy_imap_cycle_counts(json_path(ev, "imap.commands"), &ap, &fe, &de);
+	json_path_u64(ev, "dest_port", &port);
+	if (ap + fe + de == 0 || port > 65535 || !policy_rule_applies(p, RULE_DEAD_DROP_CYCLES, ev))
+		return;
+	struct hostwin *h = window_get(a, p, WIN_CYCLES, src, dst, (uint16_t)port, t);
+	if (!h)
+		return;
+	h->append += ap;
+	h->fetch += fe;
+	h->del += de;
+	h->sessions++;
 }
 
 static void add_obs(struct policy_agg *a, const struct policy *p, const json_t *ev,
@@ -377,6 +419,8 @@ void policy_agg_add(struct policy_agg *a, const struct policy *p, const json_t *
 		 * flow.start: only the event time is covered by the watermark,
 		 * so only it keeps the replay in time order. */
 		add_obs(a, p, ev, src, dst, SERIES_SESSIONS, t, bytes);
+	} else if (!strcmp(type, "imap")) {
+		add_cycles(a, p, ev, src, dst, t);
 	} else if (!strcmp(type, "smtp")) {
 		uint64_t mb = 0;
 		if (json_path_u64(ev, "smtp.message_bytes", &mb) == 0 && mb <= p->beacon_max_message_bytes)
@@ -445,6 +489,35 @@ static void set_common(json_t *body, int64_t t, const char *src, const char *dst
 	}
 }
 
+static void close_cycles(const struct hostwin *h, const struct policy *p, struct alert_list *out)
+{
+	uint64_t c = h->append < h->fetch ? h->append : h->fetch;
+	c = c < h->del ? c : h->del;
+	/* one session alone is the per-event rule's business */
+	if (c < p->dead_drop_cycles || h->sessions < 2 || !p->rules[RULE_DEAD_DROP_CYCLES].enabled)
+		return;
+	char reason[320];
+	snprintf(reason, sizeof(reason),
+	         "%llu IMAP sessions from %.48s to %.48s repeated APPEND/FETCH/delete %llu times "
+	         "in %llu s (APPEND %llu, FETCH %llu, delete %llu), at least %llu.",
+	         (unsigned long long)h->sessions, h->src, h->dst, (unsigned long long)c,
+	         (unsigned long long)((h->win_end - h->win_start) / 1000000),
+	         (unsigned long long)h->append, (unsigned long long)h->fetch,
+	         (unsigned long long)h->del, (unsigned long long)p->dead_drop_cycles);
+	char ws[48];
+	iso_time(h->win_start, ws, sizeof(ws));
+	json_t *b = policy_alert_new(p, RULE_DEAD_DROP_CYCLES, NULL, reason,
+	    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I}", "scope", "window",
+	              "cycles", (json_int_t)c, "sessions", (json_int_t)h->sessions,
+	              "append", (json_int_t)h->append, "fetch", (json_int_t)h->fetch,
+	              "delete", (json_int_t)h->del, "window_start", ws,
+	              "threshold_dead_drop_cycles", (json_int_t)p->dead_drop_cycles,
+	              "threshold_window_seconds", (json_int_t)(p->window_usec / 1000000)));
+	if (b)
+		set_common(b, h->win_end, h->src, h->dst, h->port);
+	list_push(out, h->win_end, &h->key, b);
+}
+
 static void close_hosts(struct policy_agg *a, const struct policy *p, int64_t wm,
                         struct alert_list *out)
 {
@@ -454,7 +527,9 @@ static void close_hosts(struct policy_agg *a, const struct policy *p, int64_t wm
 			i++;
 			continue;
 		}
-		if (h->bytes > p->host_bytes_per_window && p->rules[RULE_HOST_WINDOW_VOLUME].enabled) {
+		if (h->kind == WIN_CYCLES)
+			close_cycles(h, p, out);
+		else if (h->bytes > p->host_bytes_per_window && p->rules[RULE_HOST_WINDOW_VOLUME].enabled) {
 			char reason[256];
 			snprintf(reason, sizeof(reason),
 			         "Host %.48s sent %llu payload bytes over %llu mail flows to external "

@@ -123,6 +123,9 @@ int json_path_u64(const json_t *root, const char *dotted, uint64_t *out);
 int json_path_bool(const json_t *root, const char *dotted);
 const char *severity_name(enum severity s);
 int policy_is_mail_app(const char *app_proto);
+/* From imap.commands: APPEND, FETCH (+UID FETCH), EXPUNGE/UID EXPUNGE/DELETE. */
+void policy_imap_cycle_counts(const json_t *commands, uint64_t *append, uint64_t *fetch,
+                              uint64_t *del);
 /* Is this event's flow a mail flow (mail protocol, or TLS on a mail port)? */
 int policy_event_is_mail(const struct policy *p, const json_t *ev);
 /* An alert body; evidence is stolen. */

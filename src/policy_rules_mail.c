@@ -320,18 +320,6 @@ static int drafts_mailbox(const struct policy *p, const char *mbox)
 	return last != mbox && strlist_has_ci(&p->drafts, last);
 }
 
-static uint64_t command_count(const json_t *cmds, const char *const *names)
-{
-	uint64_t n = 0;
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)cmds, k, v) {
-		for (size_t i = 0; names[i]; i++)
-			if (!strcasecmp(k, names[i]) && json_is_integer(v) && json_integer_value(v) > 0)
-				n += (uint64_t)json_integer_value(v);
-	}
-	return n;
-}
 
 static void rule_dead_drop(const struct policy *p, const json_t *ev, policy_alert_fn fn, void *user)
 {
@@ -362,12 +350,8 @@ static void rule_dead_drop(const struct policy *p, const json_t *ev, policy_aler
 	}
 	json_decref(hits);
 
-	static const char *const app_n[] = { "APPEND", NULL };
-	static const char *const fetch_n[] = { "FETCH", "UID FETCH", NULL };
-	static const char *const del_n[] = { "EXPUNGE", "UID EXPUNGE", "DELETE", NULL };
-	const json_t *cmds = json_path(ev, "imap.commands");
-	uint64_t a = command_count(cmds, app_n), f = command_count(cmds, fetch_n);
-	uint64_t d = command_count(cmds, del_n);
+	uint64_t a, f, d;
+	policy_imap_cycle_counts(json_path(ev, "imap.commands"), &a, &f, &d);
 	uint64_t cycles = a < f ? a : f;
 	cycles = cycles < d ? cycles : d;
 	if (cycles >= p->dead_drop_cycles && policy_rule_applies(p, RULE_DEAD_DROP_CYCLES, ev)) {

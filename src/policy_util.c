@@ -118,6 +118,29 @@ int policy_is_mail_app(const char *app)
 	return 0;
 }
 
+static uint64_t command_count(const json_t *cmds, const char *const *names)
+{
+	uint64_t n = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)cmds, k, v) {
+		for (size_t i = 0; names[i]; i++)
+			if (!strcasecmp(k, names[i]) && json_is_integer(v) && json_integer_value(v) > 0)
+				n += (uint64_t)json_integer_value(v);
+	}
+	return n;
+}
+
+void policy_imap_cycle_counts(const json_t *cmds, uint64_t *append, uint64_t *fetch, uint64_t *del)
+{
+	static const char *const app_n[] = { "APPEND", NULL };
+	static const char *const fetch_n[] = { "FETCH", "UID FETCH", NULL };
+	static const char *const del_n[] = { "EXPUNGE", "UID EXPUNGE", "DELETE", NULL };
+	*append = command_count(cmds, app_n);
+	*fetch = command_count(cmds, fetch_n);
+	*del = command_count(cmds, del_n);
+}
+
 int policy_event_is_mail(const struct policy *p, const json_t *ev)
 {
 	const char *type = json_str(ev, "event_type");

@@ -53,6 +53,17 @@ static json_t *smtp(const char *src, const char *dst, long sec, long msg_bytes, 
 	                 "smtp", "message_bytes", (json_int_t)msg_bytes);
 }
 
+static json_t *imap(const char *src, const char *dst, long sec, int app, int fetch, int del, int id)
+{
+	char t[40];
+	ts(t, sizeof(t), sec);
+	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:i, s:s, s:{s:s, s:{s:i, s:i, s:i}}}",
+	                 "timestamp", t, "event_type", "imap", "flow_id", id, "src_ip", src,
+	                 "dest_ip", dst, "dest_port", 143, "app_proto", "imap",
+	                 "imap", "username", "drop", "commands", "APPEND", app, "FETCH", fetch,
+	                 "EXPUNGE", del);
+}
+
 static void collect(void *user, json_t *body)
 {
 	json_array_append_new(user, body);
@@ -115,6 +126,12 @@ static json_t *scenario(void)
 	/* near miss: regular but large messages */
 	for (int i = 0; i < 7; i++)
 		json_array_append_new(evs, smtp("10.1.1.31", "198.18.0.60", 30 + 600 * i, 90000, 501));
+	/* dead drop over many sessions: one APPEND/FETCH/EXPUNGE each */
+	for (int i = 0; i < 6; i++)
+		json_array_append_new(evs, imap("10.1.1.40", "198.18.0.70", 100 + 500 * i, 1, 1, 1, id++));
+	/* near miss: appends only */
+	for (int i = 0; i < 6; i++)
+		json_array_append_new(evs, imap("10.1.1.41", "198.18.0.70", 100 + 500 * i, 1, 0, 0, id++));
 	return evs;
 }
 
@@ -180,6 +197,16 @@ int main(void)
 	CHECK_INT(json_integer_value(json_object_get(hev, "flows")), 3);
 	CHECK_INT(json_integer_value(json_object_get(hev, "threshold_host_bytes_per_window")), 1000000);
 	CHECK_STR(json_string_value(json_object_get(json_object_get(hv, "alert"), "technique")), "T1048.003");
+
+	CHECK_INT(count(alerts, "mailbox_dead_drop_cycles"), 1);
+	const json_t *dd = find_src(alerts, "mailbox_dead_drop_cycles", "10.1.1.40");
+	CHECK(dd != NULL);
+	CHECK_STR(json_string_value(json_object_get(dd, "dest_ip")), "198.18.0.70");
+	CHECK_STR(json_string_value(json_object_get(dd, "timestamp")), "2024-03-05T11:00:00.000000Z");
+	const json_t *dev = json_object_get(json_object_get(dd, "alert"), "evidence");
+	CHECK_INT(json_integer_value(json_object_get(dev, "cycles")), 6);
+	CHECK_INT(json_integer_value(json_object_get(dev, "sessions")), 6);
+	CHECK_INT(json_integer_value(json_object_get(dev, "threshold_dead_drop_cycles")), 5);
 
 	CHECK_INT(count(alerts, "beaconing"), 2);
 	const json_t *bc = find_src(alerts, "beaconing", "10.1.1.7");
