@@ -547,11 +547,17 @@ static size_t smtp_data_scan(struct smtp_session *s, struct dissector_ctx *ctx,
 			}
 			s->dot = SMTP_DOT_MID;
 			/* fall through */
-		case SMTP_DOT_MID:
-			if (c == '\n')
-				s->dot = SMTP_DOT_BOL;
-			i++;
+		case SMTP_DOT_MID: {
+			/* only a line start matters: skip to the next LF */
+			const uint8_t *lf = memchr(p + i, '\n', n - i);
+			if (!lf) {
+				i = n;
+				continue;
+			}
+			i = (size_t)(lf - p) + 1;
+			s->dot = SMTP_DOT_BOL;
 			continue;
+		}
 		case SMTP_DOT_DOT:
 			if (c == '\r') {
 				s->dot = SMTP_DOT_DOTCR;
