@@ -63,7 +63,8 @@ typedef void (*policy_alert_fn)(void *user, json_t *alert_body);
 void policy_eval_event(const struct policy *p, const json_t *event,
                        policy_alert_fn fn, void *user);
 
-/* Cross-flow aggregation (per-host volume windows, beaconing).
+/* Cross-flow aggregation (per-host volume windows, IMAP dead-drop cycles
+ * over sessions, beaconing).
  * Deterministic: the alerts depend only on the set of events added before
  * each advance, never on their order. Memory is bounded; see
  * policy_agg_stats(). */
