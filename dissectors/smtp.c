@@ -184,6 +184,11 @@ struct smtp_session {
 	int finished;  /* final events emitted */
 	int after_gap; /* client bytes were lost since the last MAIL */
 	int cmd_seen;  /* a client command line was dispatched */
+	/* an over-long line reported before its end, per direction; the
+	 * server's kept (first line_max bytes) until the end is read */
+	int deferred[2];
+	uint8_t *defer_buf;
+	size_t defer_len;
 };
 
 static void smtp_set_state(struct smtp_session *s, enum smtp_state st)
@@ -528,9 +533,11 @@ static void smtp_msg_end(struct smtp_session *s, struct dissector_ctx *ctx)
 		smtp_end_current(s, ctx);
 }
 
-/* DATA mode: unstuff and look for CRLF.CRLF. Returns bytes consumed. */
-static size_t smtp_data_scan(struct smtp_session *s, struct dissector_ctx *ctx,
-                             const uint8_t *p, size_t n)
+/* DATA mode: unstuff and look for CRLF.CRLF. Returns bytes consumed and
+ * sets *ended when they include the terminating line; the caller counts the
+ * bytes before ending the message, so the event's totals include them. */
+static size_t smtp_data_scan(struct smtp_session *s, const uint8_t *p, size_t n,
+                             int *ended)
 {
 	struct smtp_txn *t = s->msg_txn;
 	size_t i = 0, run = 0;
@@ -583,9 +590,10 @@ static size_t smtp_data_scan(struct smtp_session *s, struct dissector_ctx *ctx,
 		}
 	}
 	smtp_msg_feed(t, p + run, i - run);
+	*ended = 0;
 	return n;
 end:
-	smtp_msg_end(s, ctx);
+	*ended = 1;
 	return i + 1;
 }
 
@@ -1298,6 +1306,7 @@ static void smtp_state_free(void *state)
 	free(s->auth_mech);
 	free(s->auth_user);
 	free(s->last_reply);
+	free(s->defer_buf);
 	free(s);
 }
 
@@ -1312,15 +1321,70 @@ static void smtp_bdat_check_end(struct smtp_session *s, struct dissector_ctx *ct
 		smtp_set_state(s, SMTP_ST_COMMAND);
 }
 
+enum smtp_rd {
+	SMTP_RD_MORE = 0, /* nothing to process; call again while bytes remain */
+	SMTP_RD_LINE,
+	SMTP_RD_LONG,     /* the first line_max bytes of an over-long line */
+};
+
+/* Next line of one direction, counting the bytes it used. An over-long
+ * line is handed out only once its LF has been consumed (the reader may
+ * report it earlier, when it spans calls): whatever the line triggers, an
+ * event included, then sees the same byte totals however the stream was
+ * cut into calls. */
+static enum smtp_rd smtp_read_line(struct smtp_session *s, enum dir dir,
+                                   const uint8_t **data, size_t *len,
+                                   struct lr_span *line)
+{
+	struct linereader *lr = &s->lr[dir];
+	uint64_t *count = dir == DIR_TOSERVER ? &s->cmd_bytes : &s->reply_bytes;
+	size_t feed = *len, avail;
+	enum lr_status st;
+
+	if (lr->discarding) {
+		/* stop at the LF that ends the over-long line */
+		const uint8_t *lf = memchr(*data, '\n', *len);
+		if (lf)
+			feed = (size_t)(lf - *data) + 1;
+	}
+	avail = feed;
+	st = lr_next(lr, data, &avail, line);
+	*len -= feed - avail;
+	*count += feed - avail;
+	if (st == LR_TOO_LONG && lr->discarding) {
+		size_t keep = line->len < s->lim.line_max ? line->len : (size_t)s->lim.line_max;
+		if (dir == DIR_TOCLIENT && !s->defer_buf)
+			s->defer_buf = malloc(s->lim.line_max);
+		if (dir == DIR_TOCLIENT && s->defer_buf) {
+			memcpy(s->defer_buf, line->ptr, keep);
+			s->defer_len = keep;
+		}
+		s->deferred[dir] = 1;
+		return SMTP_RD_MORE;
+	}
+	if (s->deferred[dir] && !lr->discarding) {
+		s->deferred[dir] = 0;
+		line->ptr = dir == DIR_TOCLIENT ? s->defer_buf : NULL;
+		line->len = dir == DIR_TOCLIENT && s->defer_buf ? s->defer_len : 0;
+		return SMTP_RD_LONG;
+	}
+	if (st == LR_NEED_MORE)
+		return SMTP_RD_MORE;
+	return st == LR_TOO_LONG ? SMTP_RD_LONG : SMTP_RD_LINE;
+}
+
 static void smtp_client_data(struct smtp_session *s, struct dissector_ctx *ctx,
                              const uint8_t *data, size_t len)
 {
 	while (len && s->state != SMTP_ST_TLS) {
 		if (s->state == SMTP_ST_DATA) {
-			size_t used = smtp_data_scan(s, ctx, data, len);
+			int ended;
+			size_t used = smtp_data_scan(s, data, len, &ended);
 			s->cmd_bytes += used;
 			data += used;
 			len -= used;
+			if (ended)
+				smtp_msg_end(s, ctx);
 			continue;
 		}
 		if (s->state == SMTP_ST_BDAT) {
@@ -1335,12 +1399,10 @@ static void smtp_client_data(struct smtp_session *s, struct dissector_ctx *ctx,
 			continue;
 		}
 		struct lr_span line;
-		size_t before = len;
-		enum lr_status st = lr_next(&s->lr[DIR_TOSERVER], &data, &len, &line);
-		s->cmd_bytes += before - len;
-		if (st == LR_NEED_MORE)
-			break;
-		smtp_client_line(s, ctx, line.ptr, line.len, st == LR_TOO_LONG);
+		enum smtp_rd r = smtp_read_line(s, DIR_TOSERVER, &data, &len, &line);
+		if (r == SMTP_RD_MORE)
+			continue;
+		smtp_client_line(s, ctx, line.ptr, line.len, r == SMTP_RD_LONG);
 	}
 }
 
@@ -1349,12 +1411,10 @@ static void smtp_server_data(struct smtp_session *s, struct dissector_ctx *ctx,
 {
 	while (len && s->state != SMTP_ST_TLS) {
 		struct lr_span line;
-		size_t before = len;
-		enum lr_status st = lr_next(&s->lr[DIR_TOCLIENT], &data, &len, &line);
-		s->reply_bytes += before - len;
-		if (st == LR_NEED_MORE)
-			break;
-		if (st == LR_TOO_LONG)
+		enum smtp_rd r = smtp_read_line(s, DIR_TOCLIENT, &data, &len, &line);
+		if (r == SMTP_RD_MORE)
+			continue;
+		if (r == SMTP_RD_LONG)
 			smtp_raise(s, ANOMALY_LINE_TOO_LONG);
 		smtp_reply_line(s, ctx, line.ptr, line.len);
 	}
@@ -1379,6 +1439,11 @@ static void smtp_on_gap(void *state, struct dissector_ctx *ctx, enum dir dir,
 	if (!s || s->finished)
 		return;
 	smtp_raise(s, ANOMALY_GAP);
+	if (s->deferred[dir]) {
+		/* the over-long line ends in the lost bytes */
+		s->deferred[dir] = 0;
+		smtp_raise(s, ANOMALY_LINE_TOO_LONG);
+	}
 	if (dir == DIR_TOCLIENT) {
 		lr_reset(&s->lr[DIR_TOCLIENT]);
 		s->in_reply = 0;
@@ -1413,6 +1478,8 @@ static void smtp_on_close(void *state, struct dissector_ctx *ctx)
 		return;
 	if (s->msg_txn && s->msg_txn->in_message)
 		smtp_txn_truncate(s->msg_txn, 0);
+	if (!s->finished && (s->deferred[0] || s->deferred[1]))
+		smtp_raise(s, ANOMALY_LINE_TOO_LONG);
 	smtp_finish(s, ctx, 1);
 }
 

@@ -8,9 +8,11 @@
  * Bytes before the first control byte are client bytes. Seeds are SMTP
  * sessions with these bytes between the turns (tests/fuzz/seeds/smtp/).
  *
- * Invariants checked: every event serialises to JSON, has "smtp" and
- * "anomalies", and the harness never sees data after stop_cleartext. */
+ * Invariants checked: every event serialises to JSON and has "smtp" and
+ * "anomalies"; nothing is fed after stop_cleartext; and cutting every data
+ * segment in two yields exactly the same events. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
@@ -19,7 +21,7 @@
 
 struct fz_owner {
 	int stopped;
-	size_t events;
+	json_t *events;
 };
 
 static void fz_emit(struct dissector_ctx *ctx, json_t *body)
@@ -29,8 +31,7 @@ static void fz_emit(struct dissector_ctx *ctx, json_t *body)
 	if (!s || !json_object_get(body, "smtp") || !json_is_array(json_object_get(body, "anomalies")))
 		abort();
 	free(s);
-	json_decref(body);
-	o->events++;
+	json_array_append_new(o->events, body);
 }
 
 static void fz_stop(struct dissector_ctx *ctx, int is_tls)
@@ -39,13 +40,13 @@ static void fz_stop(struct dissector_ctx *ctx, int is_tls)
 	o->stopped = 1;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One run over the script. split != 0 cuts every data segment in two at
+ * a point derived from its length, as a different packetisation would. */
+static json_t *fz_run(const uint8_t *data, size_t size, int split)
 {
 	const struct dissector *d = &smtp_dissector;
 	struct mail_limits lim;
-	struct fz_owner owner = { 0, 0 };
+	struct fz_owner owner = { 0, json_array() };
 	struct dissector_ctx ctx = { 1, fz_emit, fz_stop, &owner };
 	size_t i = 0;
 
@@ -59,12 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lim.field_max = 4 + k % 32;
 		i = 2;
 	}
-	(void)d->probe(DIR_TOSERVER, data + i, size - i);
-	(void)d->probe(DIR_TOCLIENT, data + i, size - i);
-
 	void *st = d->state_new(&lim);
 	if (!st)
-		return 0;
+		return owner.events;
 	uint8_t kind = 0x01;
 	while (i < size) {
 		if (data[i] >= 0x01 && data[i] <= 0x05)
@@ -78,10 +76,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		switch (kind) {
 		case 0x01:
-		case 0x02:
-			d->on_data(st, &ctx, kind == 0x01 ? DIR_TOSERVER : DIR_TOCLIENT,
-			           data + start, len);
+		case 0x02: {
+			enum dir dir = kind == 0x01 ? DIR_TOSERVER : DIR_TOCLIENT;
+			size_t cut = split && len > 1 ? 1 + (len * 7 + 3) % (len - 1) : len;
+			d->on_data(st, &ctx, dir, data + start, cut);
+			if (cut < len && !owner.stopped)
+				d->on_data(st, &ctx, dir, data + start + cut, len - cut);
 			break;
+		}
 		case 0x03:
 		case 0x04:
 			d->on_gap(st, &ctx, kind == 0x03 ? DIR_TOSERVER : DIR_TOCLIENT,
@@ -93,5 +95,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	d->on_close(st, &ctx);
 	d->state_free(st);
+	return owner.events;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t skip = size >= 2 && data[0] == 0x05 ? 2 : 0;
+	(void)smtp_dissector.probe(DIR_TOSERVER, data + skip, size - skip);
+	(void)smtp_dissector.probe(DIR_TOCLIENT, data + skip, size - skip);
+
+	json_t *whole = fz_run(data, size, 0);
+	json_t *split = fz_run(data, size, 1);
+	/* packetisation must not change what is reported */
+	if (!json_equal(whole, split)) {
+		char *a = json_dumps(whole, JSON_SORT_KEYS), *b = json_dumps(split, JSON_SORT_KEYS);
+		fprintf(stderr, "whole: %s\nsplit: %s\n", a, b);
+		abort();
+	}
+	json_decref(whole);
+	json_decref(split);
 	return 0;
 }

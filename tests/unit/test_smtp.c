@@ -642,6 +642,20 @@ static void test_long_line_and_unmatched(void)
 	CHECK(has_anomaly(ev(evs, 0), "unmatched_reply"));
 	json_decref(evs);
 
+	/* an over-long line that pushes the queue over and so emits: the
+	 * event must not depend on where the line was cut (fuzzer find) */
+	small.pipeline_max = 2;
+	evs = dtest_run(&smtp_dissector, &small,
+		"C: MAIL FROM:<a@x.example>\n"
+		"C: RSET\n"
+		"C: XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n"
+		"S: 220 mx\n");
+	CHECK_INT(json_array_size(evs), 1);
+	CHECK(has_anomaly(ev(evs, 0), "pipeline_overflow"));
+	CHECK(has_anomaly(ev(evs, 0), "line_too_long"));
+	CHECK_INT(iget(ev(evs, 0), "smtp.commands_bytes"), 25 + 6 + 90);
+	json_decref(evs);
+
 	/* pipeline overflow: 70 NOOPs against a limit of 64 */
 	char script[2048] = "S: 220 mx ESMTP\n";
 	for (int i = 0; i < 70; i++)
