@@ -617,9 +617,9 @@ static void smtp_h_helo(struct smtp_session *s, struct dissector_ctx *ctx,
 {
 	smtp_trim(&arg, &n);
 	smtp_set_str(&s->helo, smtp_str(s, &s->anomalies, arg, n));
-	/* HELO/EHLO resets any transaction (RFC 5321 4.1.4) */
-	smtp_end_current(s, ctx);
-	smtp_pend_push(s, ctx, cmd, NULL, UINT32_MAX);
+	/* an accepted HELO/EHLO resets the transaction (RFC 5321 4.1.4); a
+	 * refused one leaves it alone, so remember which one was open */
+	smtp_pend_push(s, ctx, cmd, s->cur, UINT32_MAX);
 }
 
 /* Split "FROM:<addr> PARAMS" into the address and the rest. */
@@ -815,10 +815,15 @@ static void smtp_h_bdat(struct smtp_session *s, struct dissector_ctx *ctx,
 	len -= k;
 	smtp_trim(&p, &len);
 	s->bdat_last = 0;
-	if (smtp_word_eq(p, len, "LAST"))
+	if (smtp_word_eq(p, len, "LAST")) {
 		s->bdat_last = 1;
-	else if (len)
+	} else if (len) {
+		/* a server refuses "BDAT 5 X" as a syntax error, and clients
+		 * seen in the wild then send no chunk: read on as commands */
 		smtp_raise(s, ANOMALY_BAD_BDAT);
+		smtp_pend_push(s, ctx, cmd, NULL, UINT32_MAX);
+		return;
+	}
 
 	struct smtp_txn *t = smtp_implicit_txn(s);
 	smtp_pend_push(s, ctx, cmd, t, UINT32_MAX);
@@ -1094,6 +1099,11 @@ static void smtp_reply_done(struct smtp_session *s, struct dissector_ctx *ctx, i
 	}
 	t = p->txn;
 	switch ((enum smtp_cmd)p->cmd) {
+	case SMTP_CMD_HELO:
+	case SMTP_CMD_EHLO:
+		if (code >= 200 && code < 300 && t && s->cur == t)
+			smtp_end_current(s, ctx);
+		break;
 	case SMTP_CMD_MAIL:
 		if (t)
 			t->mail_code = code;

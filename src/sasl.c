@@ -76,6 +76,7 @@ struct sasl_x {
 	char *out;
 	size_t outsz, n;
 	unsigned field; /* mechanism-specific position */
+	size_t azlen;   /* PLAIN: bytes of authzid at the start of out */
 	size_t pos;     /* decoded bytes seen */
 	int found;      /* username field complete */
 	int done;       /* stop decoding */
@@ -95,14 +96,23 @@ static void sasl_x_byte(struct sasl_x *x, uint8_t b)
 
 	switch (x->mech) {
 	case SASL_MECH_PLAIN:
-		/* field 0: authzid, 1: authcid (the username), then password */
+		/* field 0: authzid, 1: authcid (the username), then password.
+		 * Both names are collected one after the other; the authcid
+		 * wins, the authzid stands in when a client left it empty. */
 		if (b == 0) {
-			if (x->field == 1) {
+			if (x->field == 0) {
+				x->azlen = x->n;
+			} else if (x->field == 1) {
+				size_t cl = x->n - x->azlen;
+				if (cl) {
+					memmove(x->out, x->out + x->azlen, cl);
+					x->n = cl;
+				}
 				x->found = 1;
 				x->done = 1;
 			}
 			x->field++;
-		} else if (x->field == 1) {
+		} else {
 			sasl_x_put(x, b);
 		}
 		break;
@@ -157,7 +167,7 @@ static void sasl_x_byte(struct sasl_x *x, uint8_t b)
 enum sasl_result sasl_username(enum sasl_mech m, const char *b64, size_t len,
                                char *out, size_t outsz, size_t *outlen)
 {
-	struct sasl_x x = { m, out, outsz, 0, 0, 0, 0, 0 };
+	struct sasl_x x = { .mech = m, .out = out, .outsz = outsz };
 	uint32_t acc = 0;
 	unsigned nacc = 0;
 	size_t i, pad = 0;

@@ -344,6 +344,12 @@ static void test_sasl(void)
 	CHECK_INT(sasl_username(SASL_MECH_PLAIN, "AGJvYg==", 8, out, sizeof out, &n), SASL_NO_USERNAME);
 	CHECK_STR(out, "");
 	CHECK_INT(sasl_username(SASL_MECH_PLAIN, "=", 1, out, sizeof out, &n), SASL_NO_USERNAME);
+	/* PLAIN: the authcid wins over an authzid; an empty authcid lets
+	 * the authzid stand in */
+	CHECK_INT(sasl_username(SASL_MECH_PLAIN, "YWRtaW4AYm9iAHB3", 16, out, sizeof out, &n), SASL_USERNAME);
+	CHECK_STR(out, "bob");
+	CHECK_INT(sasl_username(SASL_MECH_PLAIN, "dXNlcm5hbWUAAHBhc3N3b3Jk", 24, out, sizeof out, &n), SASL_USERNAME);
+	CHECK_STR(out, "username");
 	/* a long username is cut to the buffer */
 	CHECK_INT(sasl_username(SASL_MECH_LOGIN, "YWFhYWFhYWFhYWFh", 16, out, 5, &n), SASL_USERNAME);
 	CHECK_STR(out, "aaaa");
