@@ -65,6 +65,7 @@ struct flow_dir {
 	uint64_t payload;      /* transport payload bytes, retransmissions once */
 	uint64_t seq_span_hi;  /* highest stream offset seen (TCP) */
 	uint32_t seq_base;     /* sequence number of stream offset 0 */
+	uint32_t fin_seq;      /* sequence number the FIN took */
 	uint8_t seq_init;
 	uint8_t syn, fin, rst;
 };
@@ -124,6 +125,9 @@ void flow_table_expire(struct flow_table *t, uint64_t now_usec,
 /* End every flow (end of input / shutdown). */
 void flow_table_flush(struct flow_table *t, enum flow_reason why);
 
+/* Last packet time of the least recently used open flow (UINT64_MAX when
+ * none): no event of an open flow can carry an earlier timestamp. */
+uint64_t flow_table_oldest_usec(const struct flow_table *t);
 size_t flow_table_count(const struct flow_table *t);
 uint64_t flow_table_evictions(const struct flow_table *t);
 uint64_t flow_table_created(const struct flow_table *t);

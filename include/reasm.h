@@ -69,6 +69,14 @@ void reasm_stream_syn(struct reasm_stream *s, uint32_t isn);
 void reasm_stream_segment(struct reasm_pool *pool, struct reasm_stream *s,
                           uint32_t seq, const uint8_t *data, uint32_t len,
                           const struct reasm_sink *sink);
+/* The receiver acknowledged every byte before `ack`. Bytes below it that
+ * this stream never saw were lost by the capture (the network delivered
+ * them), so they will not come again: declare those holes as gaps now and
+ * deliver what follows, keeping this direction's data ahead of the reply
+ * that the acknowledgement precedes. The caller clips `ack` to the FIN's
+ * sequence number (the FIN takes one number but carries no byte). */
+void reasm_stream_ack(struct reasm_pool *pool, struct reasm_stream *s, uint32_t ack,
+                      const struct reasm_sink *sink);
 /* End of stream: deliver whatever is queued, declaring gaps for holes. */
 void reasm_stream_flush(struct reasm_pool *pool, struct reasm_stream *s,
                         const struct reasm_sink *sink);

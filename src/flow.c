@@ -312,6 +312,11 @@ void flow_table_flush(struct flow_table *t, enum flow_reason why)
 	}
 }
 
+uint64_t flow_table_oldest_usec(const struct flow_table *t)
+{
+	return t->lru_oldest ? t->lru_oldest->last_usec : UINT64_MAX;
+}
+
 size_t flow_table_count(const struct flow_table *t) { return t->count; }
 uint64_t flow_table_evictions(const struct flow_table *t) { return t->evictions; }
 uint64_t flow_table_created(const struct flow_table *t) { return t->created; }

@@ -324,6 +324,25 @@ void reasm_stream_segment(struct reasm_pool *pool, struct reasm_stream *s,
 	}
 }
 
+void reasm_stream_ack(struct reasm_pool *pool, struct reasm_stream *s, uint32_t ack,
+                      const struct reasm_sink *sink)
+{
+	if (!s->started)
+		return;
+	/* Ignore acknowledgements implausibly far ahead (garbage or an ACK
+	 * from before a sequence jump): they would declare a huge gap. */
+	if (!seq_lt(s->next_seq, ack) || ack - s->next_seq >= REASM_WINDOW)
+		return;
+	while (seq_lt(s->next_seq, ack)) {
+		uint32_t upto = ack;
+		if (s->queue && seq_lt(s->queue->seq, ack))
+			upto = s->queue->seq;
+		if (seq_lt(s->next_seq, upto))
+			declare_gap(s, sink, upto);
+		drain(pool, s, sink);
+	}
+}
+
 void reasm_stream_flush(struct reasm_pool *pool, struct reasm_stream *s,
                         const struct reasm_sink *sink)
 {

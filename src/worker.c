@@ -54,23 +54,29 @@ static int ndpi_is_mail(uint16_t id)
 }
 
 /* What the bytes really are: the dissector's verdict wins over nDPI (nDPI
- * 4.2 calls cleartext SMTP on 587 "SMTPS"); implicit-TLS mail is "tls". */
+ * 4.2 calls cleartext SMTP on 587 "SMTPS"); implicit-TLS mail is "tls".
+ * nDPI's master is the carrier and app the service ("TLS.Google" is tls),
+ * except that a mail master with a non-mail app is a port guess that the
+ * payload contradicted ("SMTP.HTTP" on port 25 is http). */
 static void flow_app_proto(struct worker *w, const struct flow *f, char *buf, size_t bufsz)
 {
 	if (f->d && f->parsed) {
 		snprintf(buf, bufsz, "%s", f->d->name);
 		return;
 	}
-	uint16_t id = f->ndpi_app ? f->ndpi_app : f->ndpi_master;
-	if (ndpi_is_tls_like(f->ndpi_master) || ndpi_is_tls_like(f->ndpi_app)) {
+	uint16_t master = f->ndpi_master, app = f->ndpi_app;
+	if (ndpi_is_tls_like(master) || (!master && ndpi_is_tls_like(app))) {
 		snprintf(buf, bufsz, "tls");
 		return;
 	}
+	uint16_t id = master ? master : app;
+	if (master && app && ndpi_is_mail(master) && !ndpi_is_mail(app))
+		id = app;
 	if (id == NDPI_PROTOCOL_UNKNOWN) {
 		buf[0] = 0;
 		return;
 	}
-	const char *name = ndpi_get_proto_name(w->ndpi, f->ndpi_master ? f->ndpi_master : id);
+	const char *name = ndpi_get_proto_name(w->ndpi, id);
 	size_t i = 0;
 	for (; name && name[i] && i + 1 < bufsz; i++)
 		buf[i] = (char)tolower((unsigned char)name[i]);
@@ -249,27 +255,35 @@ static void feed(struct worker *w, struct flow *f, enum dir dir, const uint8_t *
 		f->d->on_data(f->dstate, &w->dctx, dir, data, len);
 }
 
-/* Decide from nDPI's verdict or the probe buffers. Returns the dissector,
- * or NULL while undecided; sets FLOW_D_NONE when nothing can match. */
+/* Decide from the probes, with nDPI's verdict as a tie-breaker: a probe
+ * that says YES wins; nDPI's mail verdict is taken when that dissector's
+ * probe is still unsure, never when the bytes contradict it (nDPI guesses
+ * by port: HTTP on port 25 must not be fed to SMTP). Returns NULL while
+ * undecided; sets FLOW_D_NONE when nothing can match. */
 static const struct dissector *choose(struct flow *f)
 {
-	const struct dissector *d = dissector_for_ndpi(f->ndpi_app);
-	if (!d)
-		d = dissector_for_ndpi(f->ndpi_master);
-	if (d)
-		return d;
+	const struct dissector *hint = dissector_for_ndpi(f->ndpi_app);
+	if (!hint)
+		hint = dissector_for_ndpi(f->ndpi_master);
 	int undecided = 0;
 	for (size_t i = 0; dissector_registry[i]; i++) {
+		const struct dissector *d = dissector_registry[i];
+		int maybe = 0, no = 0;
 		for (int dir = 0; dir < 2; dir++) {
 			if (!f->probe_len[dir])
 				continue;
-			enum probe_result r = dissector_registry[i]->probe((enum dir)dir, f->probe_buf[dir],
-			                                                   f->probe_len[dir]);
+			enum probe_result r = d->probe((enum dir)dir, f->probe_buf[dir], f->probe_len[dir]);
 			if (r == PROBE_YES)
-				return dissector_registry[i];
+				return d;
+			if (r == PROBE_MAYBE)
+				maybe = 1;
+			else
+				no = 1;
 			if (r == PROBE_MAYBE && f->probe_len[dir] < FLOW_PROBE_MAX)
 				undecided = 1;
 		}
+		if (d == hint && maybe && !no)
+			return d;
 	}
 	/* Wait for the other side to speak unless a full buffer already said no. */
 	int both = f->probe_len[0] && f->probe_len[1];
@@ -340,9 +354,25 @@ static void tcp_payload(struct worker *w, struct flow *f, enum dir dir, const st
 	int wants = f->dmode == FLOW_D_PROBING || f->dmode == FLOW_D_ACTIVE;
 	if (!wants)
 		return;
+	w->dctx.now_usec = p->ts_usec;
+	if (p->tcp_flags & TCP_ACK) {
+		/* What this side acknowledged of the other direction is final:
+		 * holes below it are capture losses. */
+		enum dir other = (enum dir)!dir;
+		uint32_t ack = p->ack;
+		const struct flow_dir *od = &f->dir[other];
+		if (od->fin && (int32_t)(ack - od->fin_seq) > 0)
+			ack = od->fin_seq;
+		struct sink_ctx osc = { w, f, other };
+		struct reasm_sink osink = { sink_deliver, sink_gap, &osc };
+		reasm_stream_ack(w->pool, &f->rs[other], ack, &osink);
+		if (f->dmode != FLOW_D_PROBING && f->dmode != FLOW_D_ACTIVE) {
+			release_streams(w, f);
+			return;
+		}
+	}
 	struct sink_ctx sc = { w, f, dir };
 	struct reasm_sink sink = { sink_deliver, sink_gap, &sc };
-	w->dctx.now_usec = p->ts_usec;
 	if (p->payload_len)
 		reasm_stream_segment(w->pool, &f->rs[dir], p->seq, p->payload, p->payload_len, &sink);
 	/* Done with the stream: free queued out-of-order data now. */
@@ -395,6 +425,7 @@ static void tcp_state(struct flow *f, enum dir dir, const struct pkt *p)
 	}
 	if (fl & TCP_FIN) {
 		d->fin = 1;
+		d->fin_seq = p->seq + p->payload_wire_len;
 		f->tcp_state = (f->dir[0].fin && f->dir[1].fin) ? FLOW_TCP_CLOSED : FLOW_TCP_CLOSING;
 	}
 }
@@ -496,7 +527,13 @@ static void on_flow_remove(struct flow *f, enum flow_reason why, void *user)
 
 static void publish_progress(struct worker *w, uint64_t t)
 {
-	/* Events before t are in the sink's hands before progress says so. */
+	/* A flow event carries its last packet time but is written when the
+	 * flow ends, up to an idle timeout later: progress may not pass the
+	 * oldest open flow, or the aggregator would see its events as late.
+	 * Events before t are in the sink's hands before progress says so. */
+	uint64_t oldest = flow_table_oldest_usec(w->flows);
+	if (oldest < t)
+		t = oldest;
 	out_buffer_flush(&w->out);
 	event_sink_progress(w->shared->sink, w->id, t);
 	atomic_store_explicit(&w->progress, t, memory_order_release);

@@ -368,6 +368,43 @@ static void test_flush(void)
 	reasm_pool_free(pool);
 }
 
+/* An acknowledgement from the receiver makes holes below it final. */
+static void test_ack_declares_gap(void)
+{
+	struct reasm_pool *pool = pool_default();
+	struct fixture f;
+	fx_init(&f, pool);
+	reasm_stream_syn(&f.s, 100);
+	seg(&f, 101, "DATA\r\n");
+	seg(&f, 117, "end\r\n.\r\n");  /* 10 bytes at 111..116 never captured */
+	CHECK_STR(f.out.text, "DATA\r\n");
+	/* An ACK that does not pass the hole changes nothing. */
+	reasm_stream_ack(pool, &f.s, 107, &f.sink);
+	CHECK_STR(f.out.text, "DATA\r\n");
+	/* The receiver acknowledged everything: the hole is a gap, the queued
+	 * tail comes out at once. */
+	reasm_stream_ack(pool, &f.s, 125, &f.sink);
+	CHECK_STR(f.out.text, "DATA\r\n[gap 10]end\r\n.\r\n");
+	CHECK_INT(f.s.gaps, 1);
+	CHECK_INT(reasm_pool_used(pool), 0);
+	/* Data acknowledged past everything seen, with nothing queued: the
+	 * lost tail is a gap too, and a late copy of it is a duplicate. */
+	reasm_stream_ack(pool, &f.s, 129, &f.sink);
+	CHECK_STR(f.out.text, "DATA\r\n[gap 10]end\r\n.\r\n[gap 4]");
+	seg(&f, 125, "QUIT");
+	CHECK_STR(f.out.text, "DATA\r\n[gap 10]end\r\n.\r\n[gap 4]");
+	CHECK_INT(f.s.dup_bytes, 4);
+	/* Acknowledgements far outside the window are ignored. */
+	reasm_stream_ack(pool, &f.s, 129 + 0x70000000u, &f.sink);
+	CHECK_INT(f.s.gaps, 2);
+	/* A stream that never started ignores acknowledgements. */
+	struct fixture g;
+	fx_init(&g, pool);
+	reasm_stream_ack(pool, &g.s, 5000, &g.sink);
+	CHECK_INT(g.s.gaps, 0);
+	reasm_pool_free(pool);
+}
+
 static void test_midstream(void)
 {
 	struct reasm_pool *pool = pool_default();
@@ -422,6 +459,7 @@ int main(void)
 	test_queue_limits();
 	test_pool_shared();
 	test_flush();
+	test_ack_declares_gap();
 	test_midstream();
 	test_release();
 	return check_done();
