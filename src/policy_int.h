@@ -13,23 +13,28 @@
 
 enum severity { SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
 
-/* X(enum id, "rule id", "analytic", "technique", default severity) */
+/* X(enum id, "rule id", "analytic", "technique", default severity)
+ * Analytics: the ATT&CK detection analytic a rule serves (AN0379 Windows
+ * binaries, ports and attachments; AN0380 Linux background mailers and
+ * payload size; AN0381 macOS scripted mail and off-hours; AN0794 identity
+ * mismatch), or NET-MAIL, our network analytic: mail volume and C2 to
+ * relays outside the sanctioned mail infrastructure. */
 #define POLICY_RULE_TABLE(X) \
-	X(UNSANCTIONED_RELAY, "unsanctioned_relay", "NET-MAIL-UNSANCTIONED-RELAY", "T1071.003", "high") \
-	X(OUTFLOW_RATIO, "outflow_ratio", "NET-MAIL-OUTFLOW-RATIO", "T1048.003", "medium") \
-	X(SESSION_VOLUME, "session_volume", "NET-MAIL-SESSION-VOLUME", "T1048.003", "high") \
-	X(HOST_WINDOW_VOLUME, "host_window_volume", "NET-MAIL-HOST-VOLUME", "T1048.003", "high") \
-	X(NONSTANDARD_PORT, "mail_nonstandard_port", "NET-MAIL-NONSTD-PORT", "T1071.003", "medium") \
-	X(MAIL_PORT_NON_MAIL, "mail_port_non_mail", "NET-MAIL-PORT-MISUSE", "T1071.003", "low") \
-	X(RECIPIENTS, "recipients_per_message", "NET-MAIL-RECIPIENTS", "T1048.003", "medium") \
-	X(SUSPICIOUS_ATTACHMENT, "suspicious_attachment", "NET-MAIL-ATTACHMENT", "T1048.003", "medium") \
-	X(ATTACHMENT_MISMATCH, "attachment_type_mismatch", "NET-MAIL-ATTACHMENT-MISMATCH", "T1048.003", "high") \
+	X(UNSANCTIONED_RELAY, "unsanctioned_relay", "NET-MAIL", "T1071.003", "high") \
+	X(OUTFLOW_RATIO, "outflow_ratio", "NET-MAIL", "T1048.003", "medium") \
+	X(SESSION_VOLUME, "session_volume", "AN0380", "T1048.003", "high") \
+	X(HOST_WINDOW_VOLUME, "host_window_volume", "NET-MAIL", "T1048.003", "high") \
+	X(NONSTANDARD_PORT, "mail_nonstandard_port", "AN0379", "T1071.003", "medium") \
+	X(MAIL_PORT_NON_MAIL, "mail_port_non_mail", "AN0379", "T1071.003", "low") \
+	X(RECIPIENTS, "recipients_per_message", "NET-MAIL", "T1048.003", "medium") \
+	X(SUSPICIOUS_ATTACHMENT, "suspicious_attachment", "AN0379", "T1048.003", "medium") \
+	X(ATTACHMENT_MISMATCH, "attachment_type_mismatch", "AN0379", "T1048.003", "high") \
 	X(IDENTITY_MISMATCH, "identity_mismatch", "AN0794", "T1071.003", "medium") \
-	X(CLEARTEXT_CREDENTIALS, "cleartext_credentials", "NET-MAIL-CLEARTEXT-AUTH", "T1071.003", "medium") \
+	X(CLEARTEXT_CREDENTIALS, "cleartext_credentials", "NET-MAIL", "T1071.003", "medium") \
 	X(OFF_HOURS, "off_hours_mail", "AN0381", "T1071.003", "low") \
-	X(BEACONING, "beaconing", "NET-MAIL-BEACON", "T1071.003", "high") \
-	X(DEAD_DROP, "mailbox_dead_drop", "NET-MAIL-DEAD-DROP", "T1071.003", "high") \
-	X(DEAD_DROP_CYCLES, "mailbox_dead_drop_cycles", "NET-MAIL-DEAD-DROP", "T1071.003", "medium") \
+	X(BEACONING, "beaconing", "NET-MAIL", "T1071.003", "high") \
+	X(DEAD_DROP, "mailbox_dead_drop", "NET-MAIL", "T1071.003", "high") \
+	X(DEAD_DROP_CYCLES, "mailbox_dead_drop_cycles", "NET-MAIL", "T1071.003", "medium") \
 	X(PROC_NON_MAIL_CLIENT, "process_non_mail_client", "AN0379", "T1071.003", "high") \
 	X(PROC_NONINTERACTIVE_MAILER, "process_noninteractive_mailer", "AN0380", "T1071.003", "medium") \
 	X(PROC_ENCODED_COMMAND, "process_encoded_command_line", "AN0379", "T1071.003", "high") \

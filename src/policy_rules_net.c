@@ -19,12 +19,12 @@ static int smtp_port(uint64_t port)
 
 static int is_smtp_flow(const struct policy *p, const json_t *ev)
 {
+	/* app_proto is the core's reconciled verdict; nDPI's own name can be
+	 * a port guess the payload contradicted. */
 	const char *app = json_str(ev, "app_proto");
-	const char *nd = json_path_str(ev, "flow.ndpi_proto");
 	uint64_t port = 0;
 	json_path_u64(ev, "dest_port", &port);
-	if ((app && (!strcasecmp(app, "smtp") || !strcasecmp(app, "smtps"))) ||
-	    (nd && (!strncasecmp(nd, "smtp", 4))))
+	if (app && (!strcasecmp(app, "smtp") || !strcasecmp(app, "smtps")))
 		return 1;
 	return app && !strcasecmp(app, "tls") && smtp_port(port) &&
 	       policy_is_mail_port(p, (uint16_t)port);
@@ -130,14 +130,13 @@ static void rule_ports(const struct policy *p, const json_t *ev, policy_alert_fn
 		return;
 	const char *app = json_str(ev, "app_proto");
 	const char *nd = json_path_str(ev, "flow.ndpi_proto");
-	int mail_app = policy_is_mail_app(app) || policy_is_mail_app(nd);
+	int mail_app = policy_is_mail_app(app);
 	int mail_port = policy_is_mail_port(p, (uint16_t)port);
 	char reason[320];
 	if (mail_app && !mail_port && policy_rule_applies(p, RULE_NONSTANDARD_PORT, ev)) {
-		const char *proto = policy_is_mail_app(app) ? app : nd;
 		snprintf(reason, sizeof(reason),
 		         "%.32s seen on port %llu, which is not a configured mail port.",
-		         proto, (unsigned long long)port);
+		         app, (unsigned long long)port);
 		json_t *evd = json_pack("{s:s?, s:s?, s:I, s:o}", "app_proto", app, "ndpi_proto", nd,
 		                        "dest_port", (json_int_t)port,
 		                        "mail_ports", policy_value(p, "mail_ports"));

@@ -146,8 +146,9 @@ int policy_event_is_mail(const struct policy *p, const json_t *ev)
 	const char *type = json_str(ev, "event_type");
 	if (type && (!strcmp(type, "smtp") || !strcmp(type, "imap") || !strcmp(type, "pop3")))
 		return 1;
-	if (policy_is_mail_app(json_str(ev, "app_proto")) ||
-	    policy_is_mail_app(json_path_str(ev, "flow.ndpi_proto")))
+	/* app_proto is the core's reconciled verdict (a dissector that parsed
+	 * the bytes beats nDPI, whose mail verdicts can be port guesses). */
+	if (policy_is_mail_app(json_str(ev, "app_proto")))
 		return 1;
 	const char *app = json_str(ev, "app_proto");
 	uint64_t port = 0;

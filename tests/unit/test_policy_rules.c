@@ -215,8 +215,14 @@ static void test_volume(const struct policy *p)
 static void test_ports(const struct policy *p)
 {
 	FIRES(p, FLOW, "{\"dest_port\": 8025}", "mail_nonstandard_port");
-	FIRES(p, FLOW, "{\"app_proto\": \"unknown\", \"dest_port\": 4443, \"flow\": {\"ndpi_proto\": \"POP3\"}}",
+	/* With no dissector, app_proto is nDPI's verdict in lower case. */
+	FIRES(p, FLOW, "{\"app_proto\": \"pop3\", \"dest_port\": 4443, \"flow\": {\"ndpi_proto\": \"POP3\"}}",
 	      "mail_nonstandard_port");
+	/* nDPI's mail master was a port guess the core overruled: not mail. */
+	QUIET(p, FLOW, "{\"app_proto\": \"http\", \"dest_port\": 4443, \"flow\": {\"ndpi_proto\": \"SMTP.HTTP\"}}",
+	      "mail_nonstandard_port");
+	FIRES(p, FLOW, "{\"app_proto\": \"http\", \"dest_port\": 25, \"flow\": {\"ndpi_proto\": \"SMTP.HTTP\","
+	      " \"payload_bytes_toserver\": 90}}", "mail_port_non_mail");
 	QUIET(p, FLOW, "{\"dest_port\": 587}", "mail_nonstandard_port");
 	FIRES(p, FLOW, "{\"app_proto\": \"http\", \"flow\": {\"ndpi_proto\": \"HTTP\"}}", "mail_port_non_mail");
 	QUIET(p, FLOW, "{\"app_proto\": \"http\", \"flow\": {\"ndpi_proto\": \"HTTP\","
