@@ -88,6 +88,7 @@ struct flow {
 	uint16_t ndpi_master, ndpi_app;
 	uint8_t ndpi_done;
 	uint8_t ndpi_pkts;
+	uint8_t ndpi_tls_phase;          /* nDPI restarted on the TLS after STARTTLS */
 
 	/* dissection */
 	const struct dissector *d;

@@ -122,16 +122,28 @@ static void dctx_stop_cb(struct dissector_ctx *ctx, int is_tls)
 	if (!f)
 		return;
 	f->dmode = FLOW_D_STOPPED;
-	if (is_tls)
+	if (is_tls) {
 		f->starttls = 1;
-	else
+		/* nDPI 4.2 does not follow a mail session into TLS: give it a
+		 * clean flow for the handshake that comes next, keeping the
+		 * mail verdict it already gave. */
+		if (f->ndpi) {
+			ndpi_free_flow_data(f->ndpi);
+			memset(f->ndpi, 0, SIZEOF_FLOW_STRUCT);
+			f->ndpi_tls_phase = 1;
+			f->ndpi_done = 0;
+			f->ndpi_pkts = 0;
+		}
+	} else {
 		f->compressed = 1;
+	}
 }
 
 static json_t *tls_object(const struct flow *f)
 {
 	const struct ndpi_flow_struct *n = f->ndpi;
-	if (!n || !(ndpi_is_tls_like(f->ndpi_master) || ndpi_is_tls_like(f->ndpi_app) || f->starttls))
+	if (!n || !(ndpi_is_tls_like(f->ndpi_master) || ndpi_is_tls_like(f->ndpi_app) ||
+	            f->ndpi_tls_phase))
 		return NULL;
 	json_t *t = json_object();
 	if (n->host_server_name[0])
@@ -382,6 +394,13 @@ static void tcp_payload(struct worker *w, struct flow *f, enum dir dir, const st
 
 /* ---------------- per-packet path ---------------- */
 
+static int tls_server_seen(const struct ndpi_flow_struct *n)
+{
+	/* TLS 1.3 encrypts the certificate: the ServerHello is all there is. */
+	return n->protos.tls_quic.ja3_server[0] &&
+	       (n->protos.tls_quic.subjectDN || n->protos.tls_quic.ssl_version >= 0x0304);
+}
+
 static void run_ndpi(struct worker *w, struct flow *f, const struct pkt *p)
 {
 	if (f->ndpi_done || !f->ndpi)
@@ -391,10 +410,18 @@ static void run_ndpi(struct worker *w, struct flow *f, const struct pkt *p)
 	                                                p->ts_usec / 1000);
 	f->ndpi_pkts++;
 	if (r.app_protocol != NDPI_PROTOCOL_UNKNOWN || r.master_protocol != NDPI_PROTOCOL_UNKNOWN) {
-		f->ndpi_master = r.master_protocol;
-		f->ndpi_app = r.app_protocol;
-		/* Keep feeding while nDPI can still extract TLS details. */
-		if (!ndpi_extra_dissection_possible(w->ndpi, f->ndpi))
+		int tls = f->ndpi_tls_phase || ndpi_is_tls_like(r.master_protocol) ||
+		          ndpi_is_tls_like(r.app_protocol);
+		if (!f->ndpi_tls_phase) {
+			f->ndpi_master = r.master_protocol;
+			f->ndpi_app = r.app_protocol;
+		}
+		/* nDPI 4.2 decides TLS at the ClientHello and then says nothing
+		 * more is possible, yet fills in JA3S and the certificate if fed:
+		 * keep feeding TLS until the server's side was seen. */
+		if (tls)
+			f->ndpi_done = tls_server_seen(f->ndpi);
+		else if (!ndpi_extra_dissection_possible(w->ndpi, f->ndpi))
 			f->ndpi_done = 1;
 	}
 	if (f->ndpi_pkts >= NDPI_MAX_PKTS)
@@ -508,7 +535,8 @@ static void on_flow_remove(struct flow *f, enum flow_reason why, void *user)
 		w->st.reasm_dup_bytes += f->rs[dir].dup_bytes;
 	}
 	release_streams(w, f);
-	if (f->ndpi && !f->ndpi_done && f->ndpi_master == 0 && f->ndpi_app == 0) {
+	if (f->ndpi && !f->ndpi_done && !f->ndpi_tls_phase && f->ndpi_master == 0 &&
+	    f->ndpi_app == 0) {
 		u_int8_t guessed = 0;
 		/* No port guessing: "HTTP on port 25" must not become SMTP. */
 		ndpi_protocol r = ndpi_detection_giveup(w->ndpi, f->ndpi, 0, &guessed);
