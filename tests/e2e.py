@@ -6,7 +6,9 @@ usage: e2e.py MAILSIFT SRCDIR [--regen] [--only CASE] [--determinism]
 
 Per case, tests/expected/<case>.args (optional) holds extra command-line
 arguments, one per line; "@SRC@" is replaced by the source directory.
-Without one, the case runs with the default policy.
+Without one, the case runs with the default policy. A variant
+tests/expected/<case>@<variant>.args replays the same capture with other
+arguments (a sidecar file, say) against <case>@<variant>.jsonl.
 
 Events are compared as a set of canonical JSON lines (sorted keys), so the
 order in which worker threads write does not matter. The stats event is
@@ -26,6 +28,8 @@ def canon(ev):
 
 def case_args(src, case):
     path = os.path.join(src, 'tests', 'expected', case + '.args')
+    if '@' in case and not os.path.exists(path):
+        raise RuntimeError('variant %s has no .args file' % case)
     if os.path.exists(path):
         with open(path) as f:
             return [l.strip().replace('@SRC@', src) for l in f if l.strip() and not l.startswith('#')]
@@ -52,9 +56,14 @@ def main():
     only = sys.argv[sys.argv.index('--only') + 1] if '--only' in sys.argv else None
     pcaps = sorted(glob.glob(os.path.join(src, 'pcaps', '*.pcap')) +
                    glob.glob(os.path.join(src, 'pcaps', '*.pcapng')))
-    passed = failed = 0
+    runs = []
     for pcap in pcaps:
         case = os.path.splitext(os.path.basename(pcap))[0]
+        runs.append((pcap, case))
+        for v in sorted(glob.glob(os.path.join(src, 'tests', 'expected', case + '@*.args'))):
+            runs.append((pcap, os.path.basename(v)[:-len('.args')]))
+    passed = failed = 0
+    for pcap, case in runs:
         if only and case != only:
             continue
         args = case_args(src, case)
