@@ -96,8 +96,8 @@ struct pop3_state {
 	int auth_result; /* 0 none, 1 success, -1 failure */
 	uint8_t stls, stopped, emitted;
 	uint64_t counts[PC_COUNT];
-	json_t *caps, *retrieved;
-	uint64_t n_retr_entries;
+	json_t *caps, *retrieved, *topped;
+	uint64_t n_retr_entries, n_top_entries;
 	uint64_t retr_count, retr_bytes, top_count, top_bytes;
 	uint64_t deleted_count, auth_failures;
 };
@@ -283,7 +283,13 @@ static void body_end(struct pop3_state *s, int truncated)
 {
 	if (s->em) {
 		email_finish(s->em, truncated);
-		anomaly_merge(&s->anom, email_anomalies(s->em));
+		struct anomaly_set ea = *email_anomalies(s->em);
+		/* A TOP body is cut by design: a missing closing boundary or a
+		 * short message is no anomaly there. */
+		if (s->multi_cmd == PC_TOP && !truncated)
+			ea.bits &= ~(((uint64_t)1 << ANOMALY_BAD_MIME_BOUNDARY) |
+			             ((uint64_t)1 << ANOMALY_TRUNCATED_MESSAGE));
+		anomaly_merge(&s->anom, &ea);
 		if (s->entry) {
 			json_object_set_new(s->entry, "size", json_integer((json_int_t)s->body_size));
 			json_object_set_new(s->entry, "email", email_to_json(s->em));
@@ -308,7 +314,20 @@ static void body_begin(struct pop3_state *s, const struct pop3_pending *c)
 	s->em = NULL;
 	s->entry = NULL;
 	if (c->cmd == PC_TOP) {
+		/* Headers and first lines of a message: parsed like RETR so a
+		 * client that previews mail (or reads commands from headers)
+		 * shows its subjects and senders. */
 		s->top_count++;
+		s->n_top_entries++;
+		if (s->n_top_entries > s->lim->messages_max) {
+			anomaly_raise(&s->anom, ANOMALY_TOO_MANY_MESSAGES);
+			return;
+		}
+		s->entry = json_object();
+		if (c->msg)
+			json_object_set_new(s->entry, "msg", json_integer((json_int_t)c->msg));
+		json_array_append_new(s->topped, s->entry);
+		s->em = email_new(s->lim);
 		return;
 	}
 	s->retr_count++;
@@ -329,11 +348,10 @@ static void body_feed(struct pop3_state *s, const uint8_t *p, size_t n)
 	if (!n)
 		return;
 	s->body_size += n;
-	if (s->multi_cmd == PC_TOP) {
+	if (s->multi_cmd == PC_TOP)
 		s->top_bytes += n;
-		return;
-	}
-	s->retr_bytes += n;
+	else
+		s->retr_bytes += n;
 	if (s->em)
 		email_feed(s->em, p, n);
 }
@@ -605,6 +623,7 @@ static void pop3_on_close(void *state, struct dissector_ctx *ctx)
 	json_object_set_new(o, "retrieved", json_incref(s->retrieved));
 	json_object_set_new(o, "top_count", json_integer((json_int_t)s->top_count));
 	json_object_set_new(o, "top_bytes", json_integer((json_int_t)s->top_bytes));
+	json_object_set_new(o, "top", json_incref(s->topped));
 	json_object_set_new(o, "deleted_count", json_integer((json_int_t)s->deleted_count));
 	json_object_set_new(o, "auth_failures", json_integer((json_int_t)s->auth_failures));
 	json_object_set_new(o, "protocol_bytes_toserver",
@@ -627,6 +646,7 @@ static void pop3_free(void *state)
 	email_free(s->em);
 	json_decref(s->caps);
 	json_decref(s->retrieved);
+	json_decref(s->topped);
 	free(s->q);
 	free(s);
 }
@@ -643,7 +663,8 @@ static void *pop3_new(const struct mail_limits *lim)
 	s->q = calloc(s->qcap, sizeof *s->q);
 	s->caps = json_array();
 	s->retrieved = json_array();
-	if (!s->q || !s->caps || !s->retrieved ||
+	s->topped = json_array();
+	if (!s->q || !s->caps || !s->retrieved || !s->topped ||
 	    lr_init(&s->lr[0], (size_t)lim->line_max) != 0 ||
 	    lr_init(&s->lr[1], (size_t)lim->line_max) != 0) {
 		pop3_free(s);

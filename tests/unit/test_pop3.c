@@ -126,6 +126,11 @@ static void test_user_pass_retr(void)
 	CHECK_INT(json_array_size(json_object_get(p, "capabilities")), 3);
 	CHECK_STR(json_string_value(json_array_get(json_object_get(p, "capabilities"), 1)),
 	          "SASL PLAIN LOGIN");
+	json_t *top = json_object_get(p, "top");
+	CHECK_INT(json_array_size(top), 1);
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(top, 0), "msg")), 1);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(json_array_get(top, 0), "email"),
+	                                            "subject")), "preview");
 	CHECK_INT(num(ev, "commands.USER"), 2);
 	CHECK_INT(num(ev, "commands.LIST"), 2);
 	CHECK_INT(num(ev, "commands.DELE"), 2);
