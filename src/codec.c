@@ -41,19 +41,44 @@ int codec_hexval(int c)
 	return -1;
 }
 
+/* Base64 input classes. Zero, the default of every other byte, is
+ * invalid; a sextet is its value with B64_VALID set, so four characters are
+ * all valid when the AND of their classes still has B64_VALID. */
+#define B64_VALID 0x80
+#define B64_SKIP 0x40 /* CR, LF, blank: line structure, ignored */
+#define B64_PAD 0x41  /* '=' */
+
+static const uint8_t b64_class[256] = {
+	['A'] = B64_VALID | 0, ['B'] = B64_VALID | 1, ['C'] = B64_VALID | 2,
+	['D'] = B64_VALID | 3, ['E'] = B64_VALID | 4, ['F'] = B64_VALID | 5,
+	['G'] = B64_VALID | 6, ['H'] = B64_VALID | 7, ['I'] = B64_VALID | 8,
+	['J'] = B64_VALID | 9, ['K'] = B64_VALID | 10, ['L'] = B64_VALID | 11,
+	['M'] = B64_VALID | 12, ['N'] = B64_VALID | 13, ['O'] = B64_VALID | 14,
+	['P'] = B64_VALID | 15, ['Q'] = B64_VALID | 16, ['R'] = B64_VALID | 17,
+	['S'] = B64_VALID | 18, ['T'] = B64_VALID | 19, ['U'] = B64_VALID | 20,
+	['V'] = B64_VALID | 21, ['W'] = B64_VALID | 22, ['X'] = B64_VALID | 23,
+	['Y'] = B64_VALID | 24, ['Z'] = B64_VALID | 25, ['a'] = B64_VALID | 26,
+	['b'] = B64_VALID | 27, ['c'] = B64_VALID | 28, ['d'] = B64_VALID | 29,
+	['e'] = B64_VALID | 30, ['f'] = B64_VALID | 31, ['g'] = B64_VALID | 32,
+	['h'] = B64_VALID | 33, ['i'] = B64_VALID | 34, ['j'] = B64_VALID | 35,
+	['k'] = B64_VALID | 36, ['l'] = B64_VALID | 37, ['m'] = B64_VALID | 38,
+	['n'] = B64_VALID | 39, ['o'] = B64_VALID | 40, ['p'] = B64_VALID | 41,
+	['q'] = B64_VALID | 42, ['r'] = B64_VALID | 43, ['s'] = B64_VALID | 44,
+	['t'] = B64_VALID | 45, ['u'] = B64_VALID | 46, ['v'] = B64_VALID | 47,
+	['w'] = B64_VALID | 48, ['x'] = B64_VALID | 49, ['y'] = B64_VALID | 50,
+	['z'] = B64_VALID | 51, ['0'] = B64_VALID | 52, ['1'] = B64_VALID | 53,
+	['2'] = B64_VALID | 54, ['3'] = B64_VALID | 55, ['4'] = B64_VALID | 56,
+	['5'] = B64_VALID | 57, ['6'] = B64_VALID | 58, ['7'] = B64_VALID | 59,
+	['8'] = B64_VALID | 60, ['9'] = B64_VALID | 61, ['+'] = B64_VALID | 62,
+	['/'] = B64_VALID | 63,
+	['\r'] = B64_SKIP, ['\n'] = B64_SKIP, [' '] = B64_SKIP, ['\t'] = B64_SKIP,
+	['='] = B64_PAD,
+};
+
 static int b64val(int c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	uint8_t v = b64_class[(uint8_t)c];
+	return (v & B64_VALID) ? (v & 0x3f) : -1;
 }
 
 void codec_b64_init(struct codec_b64 *s)
@@ -79,37 +104,66 @@ static void b64_flush_partial(struct codec_b64 *s, struct window *w)
 	s->nacc = 0;
 }
 
+/* The hot loop of attachment decoding. State lives in locals (stores to
+ * the uint8_t window could otherwise alias it and force reloads), and a
+ * run of four valid characters at a quantum boundary, the common case,
+ * decodes without per-character branching. */
 void codec_b64_feed(struct codec_b64 *s, const uint8_t *in, size_t n,
                     codec_sink_fn sink, void *arg)
 {
 	struct window w = { .len = 0, .sink = sink, .arg = arg };
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = in[i];
-		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
-			continue;
-		if (c == '=') {
-			if (!s->pad)
+	uint32_t acc = s->acc;
+	unsigned nacc = s->nacc;
+	size_t i = 0;
+	while (i < n) {
+		if (nacc == 0 && i + 4 <= n) {
+			uint8_t a = b64_class[in[i]], b = b64_class[in[i + 1]];
+			uint8_t c = b64_class[in[i + 2]], d = b64_class[in[i + 3]];
+			if (a & b & c & d & B64_VALID) {
+				uint32_t q = (uint32_t)(a & 0x3f) << 18 | (uint32_t)(b & 0x3f) << 12 |
+				             (uint32_t)(c & 0x3f) << 6 | (d & 0x3f);
+				if (w.len > WINDOW - 3) {
+					w.sink(w.arg, w.buf, w.len);
+					w.len = 0;
+				}
+				w.buf[w.len] = (uint8_t)(q >> 16);
+				w.buf[w.len + 1] = (uint8_t)(q >> 8);
+				w.buf[w.len + 2] = (uint8_t)q;
+				w.len += 3;
+				s->pad = 0;
+				i += 4;
+				continue;
+			}
+		}
+		uint8_t v = b64_class[in[i++]];
+		if (v & B64_VALID) {
+			v &= 0x3f;
+			/* Data after padding: some encoders concatenate whole base64
+			 * blocks; decode the next block rather than give up. */
+			s->pad = 0;
+			acc = (acc << 6) | v;
+			if (++nacc == 4) {
+				win_put(&w, (uint8_t)(acc >> 16));
+				win_put(&w, (uint8_t)(acc >> 8));
+				win_put(&w, (uint8_t)acc);
+				acc = 0;
+				nacc = 0;
+			}
+		} else if (v == B64_PAD) {
+			if (!s->pad) {
+				s->acc = acc;
+				s->nacc = (uint8_t)nacc;
 				b64_flush_partial(s, &w);
+				acc = 0;
+				nacc = 0;
+			}
 			s->pad = 1;
-			continue;
-		}
-		int v = b64val(c);
-		if (v < 0) {
+		} else if (v != B64_SKIP) {
 			s->bad = 1;
-			continue;
-		}
-		/* Data after padding: some encoders concatenate whole base64
-		 * blocks; decode the next block rather than give up. */
-		s->pad = 0;
-		s->acc = (s->acc << 6) | (uint32_t)v;
-		if (++s->nacc == 4) {
-			win_put(&w, (uint8_t)(s->acc >> 16));
-			win_put(&w, (uint8_t)(s->acc >> 8));
-			win_put(&w, (uint8_t)s->acc);
-			s->acc = 0;
-			s->nacc = 0;
 		}
 	}
+	s->acc = acc;
+	s->nacc = (uint8_t)nacc;
 	win_flush(&w);
 }
 
