@@ -83,6 +83,8 @@ struct urlscan {
 	int in_url;
 };
 
+#define DEC_STAGE 4096
+
 struct email {
 	struct mail_limits lim;
 	size_t field_max;
@@ -120,6 +122,10 @@ struct email {
 	struct codec_qp qp;
 	const char *eol;  /* line end held back: it may belong to a boundary */
 	uint64_t leaf_size;
+	/* Decoded bytes are staged here so hashing, magic and URL scanning
+	 * run per few KB rather than per 57-byte base64 line. */
+	uint8_t dec[DEC_STAGE];
+	size_t declen;
 	uint8_t mprefix[MAGIC_PREFIX];
 	size_t mlen;
 	EVP_MD_CTX *sha;
@@ -457,9 +463,8 @@ static void url_scan(struct email *e, const uint8_t *d, size_t n)
 	}
 }
 
-static void leaf_sink(void *arg, const uint8_t *d, size_t n)
+static void leaf_consume(struct email *e, const uint8_t *d, size_t n)
 {
-	struct email *e = arg;
 	if (e->leaf_attach) {
 		if (e->mlen < MAGIC_PREFIX) {
 			size_t k = MAGIC_PREFIX - e->mlen < n ? MAGIC_PREFIX - e->mlen : n;
@@ -472,6 +477,28 @@ static void leaf_sink(void *arg, const uint8_t *d, size_t n)
 	}
 	if (e->leaf_urls)
 		url_scan(e, d, n);
+}
+
+static void dec_flush(struct email *e)
+{
+	if (e->declen) {
+		leaf_consume(e, e->dec, e->declen);
+		e->declen = 0;
+	}
+}
+
+static void leaf_sink(void *arg, const uint8_t *d, size_t n)
+{
+	struct email *e = arg;
+	if (n >= DEC_STAGE) {
+		dec_flush(e);
+		leaf_consume(e, d, n);
+		return;
+	}
+	if (e->declen + n > DEC_STAGE)
+		dec_flush(e);
+	memcpy(e->dec + e->declen, d, n);
+	e->declen += n;
 }
 
 static void leaf_data(struct email *e, const uint8_t *d, size_t n)
@@ -532,6 +559,7 @@ static void leaf_begin(struct email *e)
 	codec_b64_init(&e->b64);
 	codec_qp_init(&e->qp);
 	e->leaf_size = 0;
+	e->declen = 0;
 	e->mlen = 0;
 	url_reset(&e->url);
 	if (e->leaf_attach)
@@ -555,6 +583,7 @@ static void leaf_end(struct email *e)
 		if (e->qp.bad)
 			anomaly_raise(&e->an, ANOMALY_BAD_QUOTED_PRINTABLE);
 	}
+	dec_flush(e);
 	if (!e->leaf_attach)
 		return;
 	if (e->natt == e->attcap) {
