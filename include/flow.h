@@ -101,6 +101,16 @@ struct flow {
 	uint8_t probe_buf[2][FLOW_PROBE_MAX];
 	struct reasm_stream rs[2];
 	uint32_t gaps;
+
+	/* HTTP CONNECT tunnel in front of the mail protocol: while hdr_skip
+	 * is set for a direction its HTTP header block is skipped, then
+	 * probing goes on with the tunnelled bytes. */
+	uint8_t tunnel;
+	uint8_t hdr_skip[2];
+	uint8_t hdr_match[2];            /* progress through CR LF CR LF */
+	uint16_t hdr_bytes[2];
+	uint8_t tunnel_status[12];       /* start of the proxy's status line */
+	char tunnel_target[64];          /* CONNECT host:port */
 };
 
 typedef void (*flow_remove_fn)(struct flow *f, enum flow_reason why, void *user);

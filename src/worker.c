@@ -215,6 +215,10 @@ static void emit_flow_event(struct worker *w, struct flow *f, enum flow_reason w
 		json_object_set_new(fl, "starttls", json_true());
 	if (f->compressed)
 		json_object_set_new(fl, "compressed", json_true());
+	if (f->tunnel) {
+		json_object_set_new(fl, "tunnel", json_string("http-connect"));
+		json_object_set_new(fl, "tunnel_target", json_string(f->tunnel_target));
+	}
 	json_t *body = json_object();
 	json_object_set_new(body, "flow", fl);
 	json_t *tls = tls_object(f);
@@ -274,6 +278,8 @@ static void feed(struct worker *w, struct flow *f, enum dir dir, const uint8_t *
  * undecided; sets FLOW_D_NONE when nothing can match. */
 static const struct dissector *choose(struct flow *f)
 {
+	if (f->hdr_skip[0] || f->hdr_skip[1])
+		return NULL; /* the tunnel's HTTP headers are not the protocol */
 	const struct dissector *hint = dissector_for_ndpi(f->ndpi_app);
 	if (!hint)
 		hint = dissector_for_ndpi(f->ndpi_master);
@@ -305,9 +311,70 @@ static const struct dissector *choose(struct flow *f)
 	return NULL;
 }
 
+#define TUNNEL_HDR_MAX 8192
+
+/* The client's first bytes open an HTTP CONNECT tunnel: remember the
+ * target and skip both directions' HTTP header blocks. */
+static void tunnel_start(struct flow *f, const uint8_t *data, size_t len)
+{
+	f->tunnel = 1;
+	f->hdr_skip[DIR_TOSERVER] = f->hdr_skip[DIR_TOCLIENT] = 1;
+	size_t i = 8, k = 0;
+	while (i < len && data[i] != ' ' && data[i] != '\r' && k + 1 < sizeof f->tunnel_target) {
+		uint8_t c = data[i++];
+		f->tunnel_target[k++] = (c >= 0x21 && c < 0x7f) ? (char)c : '?';
+	}
+	f->tunnel_target[k] = 0;
+}
+
+/* Skip header bytes of dir; returns how many of data were header. Ends the
+ * skip at CR LF CR LF; gives up on the flow when the block is too long or
+ * the proxy refused the tunnel. */
+static size_t tunnel_skip(struct flow *f, enum dir dir, const uint8_t *data, size_t len)
+{
+	static const uint8_t end[4] = { '\r', '\n', '\r', '\n' };
+	size_t i = 0;
+	while (i < len && f->hdr_skip[dir]) {
+		uint8_t c = data[i++];
+		if (dir == DIR_TOCLIENT && f->hdr_bytes[dir] < sizeof f->tunnel_status)
+			f->tunnel_status[f->hdr_bytes[dir]] = c;
+		f->hdr_bytes[dir]++;
+		if (c == end[f->hdr_match[dir]])
+			f->hdr_match[dir]++;
+		else
+			f->hdr_match[dir] = c == '\r';
+		if (f->hdr_match[dir] == 4) {
+			f->hdr_skip[dir] = 0;
+			/* "HTTP/1.x 2xx": anything else means no tunnel was made. */
+			if (dir == DIR_TOCLIENT &&
+			    (memcmp(f->tunnel_status, "HTTP/", 5) != 0 || f->tunnel_status[9] != '2'))
+				f->dmode = FLOW_D_NONE;
+		} else if (f->hdr_bytes[dir] > TUNNEL_HDR_MAX) {
+			f->dmode = FLOW_D_NONE;
+		}
+	}
+	return i;
+}
+
 static void probe_bytes(struct worker *w, struct flow *f, enum dir dir, const uint8_t *data,
                         size_t len)
 {
+	if (!f->tunnel && dir == DIR_TOSERVER && !f->probe_len[0] && !f->probe_len[1] &&
+	    len >= 8 && memcmp(data, "CONNECT ", 8) == 0)
+		tunnel_start(f, data, len);
+	if (f->hdr_skip[dir]) {
+		size_t used = tunnel_skip(f, dir, data, len);
+		data += used;
+		len -= used;
+		if (f->dmode != FLOW_D_PROBING || len == 0) {
+			if (f->dmode == FLOW_D_PROBING && !f->hdr_skip[0] && !f->hdr_skip[1] &&
+			    (f->probe_len[0] || f->probe_len[1])) {
+				/* Tunnelled bytes waited for the other side's headers. */
+				probe_bytes(w, f, dir, data, 0);
+			}
+			return;
+		}
+	}
 	if (!f->probe_len[0] && !f->probe_len[1])
 		f->probe_first = (uint8_t)dir;
 	size_t old = f->probe_len[dir];

@@ -567,6 +567,37 @@ S:
     cap.write(path)
 
 
+def smtp_http_connect(path):
+    """SMTP through an HTTP proxy: the client asks the proxy (port 3128)
+    for a CONNECT tunnel to a mail relay, then speaks SMTP inside it."""
+    cap = Capture("eth")
+    steps = transcript("""
+C: CONNECT relay.example.net:25 HTTP/1.1
+C: Host: relay.example.net:25
+C: User-Agent: mailer/1.0
+C:
+S: HTTP/1.1 200 Connection established
+S:
+""")
+    simple_flow(cap, steps + smtp_auth_login_session(), cport=40014, sport=3128)
+    cap.write(path)
+
+
+def proxy_connect_refused(path):
+    """A CONNECT the proxy refuses: no tunnel, nothing to dissect."""
+    cap = Capture("eth")
+    steps = transcript("""
+C: CONNECT relay.example.net:25 HTTP/1.1
+C: Host: relay.example.net:25
+C:
+S: HTTP/1.1 403 Forbidden
+S: Content-Length: 0
+S:
+""")
+    simple_flow(cap, steps, cport=40015, sport=3128)
+    cap.write(path)
+
+
 def midstream(path):
     """Capture starts in the middle of DATA: no SYN, no greeting; the rest
     of the message, '.', 250, QUIT and the FIN exchange are present."""
@@ -649,6 +680,8 @@ CAPTURES = {
     "pop3-pipelined": pop3_pipelined,
     "not-mail-on-25": not_mail_on_25,
     "midstream": midstream,
+    "smtp-http-connect": smtp_http_connect,
+    "proxy-connect-refused": proxy_connect_refused,
     "several-flows-timeout": several_flows_timeout,
 }
 
