@@ -149,7 +149,11 @@ static void rule_ports(const struct policy *p, const json_t *ev, policy_alert_fn
 	/* TLS is expected on 465/993/995 and after STARTTLS; an empty flow
 	 * (scan, refused handshake) says nothing about the protocol. */
 	int tls = app && !strcasecmp(app, "tls");
-	if (mail_port && !mail_app && !tls && ts + tc > 0 &&
+	/* A capture that began mid-session (in a message body, say) cannot
+	 * identify the protocol: unidentified is not "not mail" there. */
+	json_t *mid = json_object_get(json_object_get(ev, "flow"), "midstream");
+	int unidentified_midstream = !app && json_is_true(mid);
+	if (mail_port && !mail_app && !tls && !unidentified_midstream && ts + tc > 0 &&
 	    policy_rule_applies(p, RULE_MAIL_PORT_NON_MAIL, ev)) {
 		snprintf(reason, sizeof(reason),
 		         "Traffic on mail port %llu is %.32s, not a mail protocol (%llu bytes).",

@@ -215,6 +215,8 @@ static void emit_flow_event(struct worker *w, struct flow *f, enum flow_reason w
 		json_object_set_new(fl, "starttls", json_true());
 	if (f->compressed)
 		json_object_set_new(fl, "compressed", json_true());
+	if (f->key.proto == 6 && !f->dir[0].syn && !f->dir[1].syn)
+		json_object_set_new(fl, "midstream", json_true()); /* capture began mid-session */
 	if (f->tunnel) {
 		json_object_set_new(fl, "tunnel", json_string("http-connect"));
 		json_object_set_new(fl, "tunnel_target", json_string(f->tunnel_target));

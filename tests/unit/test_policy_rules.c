@@ -223,6 +223,13 @@ static void test_ports(const struct policy *p)
 	      "mail_nonstandard_port");
 	FIRES(p, FLOW, "{\"app_proto\": \"http\", \"dest_port\": 25, \"flow\": {\"ndpi_proto\": \"SMTP.HTTP\","
 	      " \"payload_bytes_toserver\": 90}}", "mail_port_non_mail");
+	/* Unidentified bytes of a session the capture joined midway: no verdict. */
+	QUIET(p, FLOW, "{\"app_proto\": null, \"dest_port\": 25, \"flow\": {\"midstream\": true, \"ndpi_proto\": \"Unknown\","
+	      " \"payload_bytes_toserver\": 900}}", "mail_port_non_mail");
+	FIRES(p, FLOW, "{\"app_proto\": null, \"dest_port\": 25, \"flow\": {\"ndpi_proto\": \"Unknown\","
+	      " \"payload_bytes_toserver\": 900}}", "mail_port_non_mail");
+	FIRES(p, FLOW, "{\"app_proto\": \"http\", \"dest_port\": 25, \"flow\": {\"midstream\": true,"
+	      " \"payload_bytes_toserver\": 900}}", "mail_port_non_mail");
 	QUIET(p, FLOW, "{\"dest_port\": 587}", "mail_nonstandard_port");
 	FIRES(p, FLOW, "{\"app_proto\": \"http\", \"flow\": {\"ndpi_proto\": \"HTTP\"}}", "mail_port_non_mail");
 	QUIET(p, FLOW, "{\"app_proto\": \"http\", \"flow\": {\"ndpi_proto\": \"HTTP\","
