@@ -23,6 +23,10 @@ static inline void win_put(struct window *w, uint8_t c)
 	}
 }
 
+/* Only len, sink and arg need values: an initializer would zero the whole
+ * buffer on every call (once per base64 line). */
+#define WINDOW_INIT(w, snk, a) do { (w).len = 0; (w).sink = (snk); (w).arg = (a); } while (0)
+
 static inline void win_flush(struct window *w)
 {
 	if (w->len)
@@ -111,29 +115,36 @@ static void b64_flush_partial(struct codec_b64 *s, struct window *w)
 void codec_b64_feed(struct codec_b64 *s, const uint8_t *in, size_t n,
                     codec_sink_fn sink, void *arg)
 {
-	struct window w = { .len = 0, .sink = sink, .arg = arg };
+	struct window w;
+	WINDOW_INIT(w, sink, arg);
 	uint32_t acc = s->acc;
 	unsigned nacc = s->nacc;
 	size_t i = 0;
 	while (i < n) {
-		if (nacc == 0 && i + 4 <= n) {
-			uint8_t a = b64_class[in[i]], b = b64_class[in[i + 1]];
-			uint8_t c = b64_class[in[i + 2]], d = b64_class[in[i + 3]];
-			if (a & b & c & d & B64_VALID) {
+		if (nacc == 0) {
+			/* Whole quanta straight into the window, length in a register. */
+			size_t olen = w.len;
+			while (n - i >= 4) {
+				uint8_t a = b64_class[in[i]], b = b64_class[in[i + 1]];
+				uint8_t c = b64_class[in[i + 2]], d = b64_class[in[i + 3]];
+				if (!(a & b & c & d & B64_VALID))
+					break;
 				uint32_t q = (uint32_t)(a & 0x3f) << 18 | (uint32_t)(b & 0x3f) << 12 |
 				             (uint32_t)(c & 0x3f) << 6 | (d & 0x3f);
-				if (w.len > WINDOW - 3) {
-					w.sink(w.arg, w.buf, w.len);
-					w.len = 0;
+				if (olen > WINDOW - 3) {
+					w.sink(w.arg, w.buf, olen);
+					olen = 0;
 				}
-				w.buf[w.len] = (uint8_t)(q >> 16);
-				w.buf[w.len + 1] = (uint8_t)(q >> 8);
-				w.buf[w.len + 2] = (uint8_t)q;
-				w.len += 3;
-				s->pad = 0;
+				w.buf[olen] = (uint8_t)(q >> 16);
+				w.buf[olen + 1] = (uint8_t)(q >> 8);
+				w.buf[olen + 2] = (uint8_t)q;
+				olen += 3;
 				i += 4;
-				continue;
+				s->pad = 0;
 			}
+			w.len = olen;
+			if (i == n)
+				break;
 		}
 		uint8_t v = b64_class[in[i++]];
 		if (v & B64_VALID) {
@@ -169,7 +180,8 @@ void codec_b64_feed(struct codec_b64 *s, const uint8_t *in, size_t n,
 
 void codec_b64_finish(struct codec_b64 *s, codec_sink_fn sink, void *arg)
 {
-	struct window w = { .len = 0, .sink = sink, .arg = arg };
+	struct window w;
+	WINDOW_INIT(w, sink, arg);
 	b64_flush_partial(s, &w);
 	win_flush(&w);
 }
@@ -229,7 +241,8 @@ static void qp_text(struct codec_qp *s, struct window *w, uint8_t c)
 void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
                    codec_sink_fn sink, void *arg)
 {
-	struct window w = { .len = 0, .sink = sink, .arg = arg };
+	struct window w;
+	WINDOW_INIT(w, sink, arg);
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = in[i];
 		int h;
@@ -318,7 +331,8 @@ void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
 
 void codec_qp_finish(struct codec_qp *s, codec_sink_fn sink, void *arg)
 {
-	struct window w = { .len = 0, .sink = sink, .arg = arg };
+	struct window w;
+	WINDOW_INIT(w, sink, arg);
 	if (s->state == QP_HEX1) {
 		s->bad = 1;
 		win_put(&w, '=');
