@@ -69,6 +69,18 @@ try:
         c = sorted(run(['-r', ng]).stdout.decode().splitlines())
         check('pcapng replay equals pcap replay', a == c)
 
+    # --check-policy: the effective policy as JSON, or file:line:column: key.
+    good = run(['--check-policy', os.path.join(src, 'policies', 'default.json')])
+    eff = json.loads(good.stdout) if good.returncode == 0 else {}
+    check('check-policy prints the effective policy', 'mail_ports' in eff and 'rules' in eff, good.stderr)
+    badpol = os.path.join(tmp, 'bad-policy.json')
+    with open(badpol, 'w') as f:
+        f.write('{\n  "home_networks": ["10.0.0.0/33"]\n}\n')
+    one_line_error('check-policy on a bad CIDR', ['--check-policy', badpol], 'bad-policy.json:2:')
+    p = run(['--check-policy', badpol])
+    check('check-policy names the key', b'home_networks' in p.stderr, p.stderr)
+    one_line_error('sensor refuses a bad policy', ['-r', pcap, '--policy', badpol], 'bad-policy.json:2:')
+
     # -w appends whole lines to a file.
     out = os.path.join(tmp, 'events.json')
     run(['-r', pcap, '-w', out])

@@ -2,7 +2,8 @@
 """Live capture on the loopback interface: a real SMTP-speaking exchange
 between two local sockets is seen, SIGHUP reopens the output file (the
 logrotate case), SIGINT flushes every open flow and writes stats with the
-kernel drop counters. Needs root (packet capture); exits 77 (skipped)
+kernel drop counters. Endpoint events for the first session, sent over the
+--sidecar socket, put a process object on its events. Needs root (packet capture); exits 77 (skipped)
 otherwise. Traffic stays on 127.0.0.1.
 
 usage: live.py MAILSIFT"""
@@ -57,7 +58,10 @@ def client(n):
     f.readline()
     s.sendall(b'QUIT\r\n')
     f.readline()
+    port = s.getsockname()[1]
+    f.close()
     s.close()
+    return port
 
 
 tmp = tempfile.mkdtemp()
@@ -68,8 +72,10 @@ lsock.bind(('127.0.0.1', PORT))
 lsock.listen(4)
 srv = threading.Thread(target=server, args=(lsock, 2), daemon=True)
 srv.start()
+sock_path = os.path.join(tmp, 'sidecar.sock')
 sensor = subprocess.Popen([exe, '-i', 'lo', '-f', 'tcp port %d' % PORT, '-w', out,
-                           '--workers', '2', '--all-flows', '--no-policy'], stderr=subprocess.PIPE)
+                           '--workers', '2', '--all-flows', '--no-policy',
+                           '--sidecar', sock_path], stderr=subprocess.PIPE)
 time.sleep(1.5)
 passed = failed = 0
 
@@ -82,7 +88,27 @@ def check(name, ok, detail=''):
         print('FAIL %s %s' % (name, detail))
 
 
-client(1)
+cport = client(1)
+# The endpoint agent reports the process and its connection (Sysmon EID 1
+# and 3 as Winlogbeat ships them) while the closed flow lingers.
+now = time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())
+guid = '{11111111-2222-3333-4444-555555555555}'
+sysmon = [
+    {"winlog": {"event_id": "1", "provider_name": "Microsoft-Windows-Sysmon", "computer_name": "live-host",
+                "event_data": {"UtcTime": now + ".000", "ProcessGuid": guid, "ProcessId": "4242",
+                               "Image": "C:\\Windows\\System32\\rundll32.exe",
+                               "CommandLine": "rundll32.exe mailer.dll,Send", "User": "LIVE\\svc",
+                               "ParentProcessId": "4000", "ParentImage": "C:\\Windows\\explorer.exe"}}},
+    {"winlog": {"event_id": "3", "provider_name": "Microsoft-Windows-Sysmon", "computer_name": "live-host",
+                "event_data": {"UtcTime": now + ".100", "ProcessGuid": guid, "ProcessId": "4242",
+                               "Image": "C:\\Windows\\System32\\rundll32.exe", "Protocol": "tcp",
+                               "Initiated": "true", "SourceIp": "127.0.0.1", "SourcePort": str(cport),
+                               "DestinationIp": "127.0.0.1", "DestinationPort": str(PORT)}}},
+]
+side = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+side.connect(sock_path)
+side.sendall(''.join(json.dumps(e) + '\n' for e in sysmon).encode())
+side.close()
 # The closed flow lingers 5 s of packet time; on a quiet link packet time
 # advances with the wall clock, so it is written within a few seconds.
 def has_flow_event(path):
@@ -130,5 +156,9 @@ stats = [e for e in events if e['event_type'] == 'stats']
 check('stats with kernel drops', len(stats) == 1 and 'kernel' in stats[0]['stats']['drops'], stats)
 for e in flows:
     check('payload bytes counted', e['flow']['payload_bytes_toserver'] > 50, e['flow'])
+first = [e for e in events if e['event_type'] == 'flow' and e['src_port'] == cport]
+check('sidecar process joined to the live flow',
+      first and (first[0].get('process') or {}).get('image', '').endswith('rundll32.exe'), first)
+check('sidecar socket removed at exit', not os.path.exists(sock_path))
 print('%d passed, %d failed' % (passed, failed))
 sys.exit(1 if failed else 0)
