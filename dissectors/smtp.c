@@ -1523,6 +1523,20 @@ static enum probe_result smtp_probe(enum dir dir, const uint8_t *data, size_t le
 static const uint16_t smtp_ports[] = { 25, 587, 2525 };
 static const uint16_t smtp_ndpi[] = { NDPI_PROTOCOL_MAIL_SMTP };
 
+/* The greeting's first word is the server's host name (RFC 5321 4.3.1). */
+static size_t smtp_server_name(void *state, char *buf, size_t bufsz)
+{
+	const struct smtp_session *s = state;
+	if (!s->banner || bufsz == 0)
+		return 0;
+	size_t n = strcspn(s->banner, " \t");
+	if (n >= bufsz)
+		n = bufsz - 1;
+	memcpy(buf, s->banner, n);
+	buf[n] = 0;
+	return n;
+}
+
 const struct dissector smtp_dissector = {
 	.name = "smtp",
 	.ports = smtp_ports,
@@ -1535,4 +1549,5 @@ const struct dissector smtp_dissector = {
 	.on_data = smtp_on_data,
 	.on_gap = smtp_on_gap,
 	.on_close = smtp_on_close,
+	.server_name = smtp_server_name,
 };

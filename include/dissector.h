@@ -60,6 +60,11 @@ struct dissector {
 	/* The flow ended (FIN/RST, timeout, eviction or end of input): emit what
 	 * is still pending. */
 	void (*on_close)(void *state, struct dissector_ctx *ctx);
+	/* Optional: the name the server gave itself in the protocol (the SMTP
+	 * greeting's host), written NUL-terminated into buf; returns its
+	 * length, 0 when none was seen. Lets flow-level rules match sanctioned
+	 * relays by name. */
+	size_t (*server_name)(void *state, char *buf, size_t bufsz);
 };
 
 static inline uint64_t dctx_now_usec(const struct dissector_ctx *ctx)

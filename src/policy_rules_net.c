@@ -61,8 +61,11 @@ static void rule_relay(const struct policy *p, const json_t *ev, policy_alert_fn
 	uint64_t asn = 0;
 	const char *sni = json_path_str(ev, "tls.sni");
 	const char *helo = json_path_str(ev, "smtp.helo");
+	/* The relay names itself in its greeting (flow.server_name). */
+	const char *server = json_path_str(ev, "flow.server_name");
 	if (cidr_set_contains_text(p->relay_cidrs, dst) || asn_sanctioned(p, ev, &asn) ||
 	    policy_host_name_match(&p->relay_names, sni) ||
+	    policy_host_name_match(&p->relay_names, server) ||
 	    policy_host_name_match(&p->relay_names, helo))
 		return;
 	if (!policy_rule_applies(p, RULE_UNSANCTIONED_RELAY, ev))
@@ -71,11 +74,11 @@ static void rule_relay(const struct policy *p, const json_t *ev, policy_alert_fn
 	snprintf(reason, sizeof(reason),
 	         "Host %.64s, not an allowed mail sender, spoke SMTP to external relay %.64s "
 	         "which matches no sanctioned relay CIDR, name or ASN.", src, dst);
-	json_t *evd = json_pack("{s:s, s:s, s:O?, s:O?, s:s?, s:o, s:o}",
+	json_t *evd = json_pack("{s:s, s:s, s:O?, s:O?, s:s?, s:s?, s:o, s:o}",
 	                        "src_ip", src, "dest_ip", dst ? dst : "",
 	                        "dest_port", json_object_get(ev, "dest_port"),
 	                        "asn", json_path(ev, "geo.asn"),
-	                        "sni", sni,
+	                        "sni", sni, "server_name", server,
 	                        "mail_senders", policy_value(p, "mail_senders"),
 	                        "sanctioned_relays", policy_value(p, "sanctioned_relays"));
 	emit(fn, user, policy_alert_new(p, RULE_UNSANCTIONED_RELAY, NULL, reason, evd));

@@ -184,7 +184,8 @@ static int flow_wanted(struct worker *w, const struct flow *f, const char *app)
 	return event_sink_is_mail_port(w->shared->sink, flow_server_port(f));
 }
 
-static void emit_flow_event(struct worker *w, struct flow *f, enum flow_reason why)
+static void emit_flow_event(struct worker *w, struct flow *f, enum flow_reason why,
+                            const char *server_name)
 {
 	char app[48], nd[64];
 	flow_app_proto(w, f, app, sizeof app);
@@ -215,6 +216,8 @@ static void emit_flow_event(struct worker *w, struct flow *f, enum flow_reason w
 		json_object_set_new(fl, "starttls", json_true());
 	if (f->compressed)
 		json_object_set_new(fl, "compressed", json_true());
+	if (server_name && server_name[0])
+		json_object_set_new(fl, "server_name", json_string(server_name));
 	if (f->key.proto == 6 && !f->dir[0].syn && !f->dir[1].syn)
 		json_object_set_new(fl, "midstream", json_true()); /* capture began mid-session */
 	if (f->tunnel) {
@@ -594,9 +597,12 @@ static void on_flow_remove(struct flow *f, enum flow_reason why, void *user)
 			reasm_stream_flush(w->pool, &f->rs[dir], &sink);
 		}
 	}
+	char server_name[256] = "";
 	if (f->d && f->dstate) {
 		w->dctx.now_usec = f->last_usec;
 		f->d->on_close(f->dstate, &w->dctx);
+		if (f->d->server_name)
+			f->d->server_name(f->dstate, server_name, sizeof server_name);
 		f->d->state_free(f->dstate);
 		f->dstate = NULL;
 	}
@@ -614,7 +620,7 @@ static void on_flow_remove(struct flow *f, enum flow_reason why, void *user)
 	}
 	if (f->ndpi_master || f->ndpi_app)
 		w->st.ndpi_detected++;
-	emit_flow_event(w, f, why);
+	emit_flow_event(w, f, why, server_name);
 	if (f->ndpi)
 		ndpi_free_flow_data(f->ndpi);
 	w->cur = NULL;

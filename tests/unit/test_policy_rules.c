@@ -174,6 +174,9 @@ static void test_relay(const struct policy *p)
 	QUIET(p, FLOW, "{\"geo\": {\"country\": \"US\", \"asn\": 64500}}", "unsanctioned_relay");
 	QUIET(p, FLOW, "{\"tls\": {\"sni\": \"mx1.relay.example.net\"}}", "unsanctioned_relay");
 	FIRES(p, FLOW, "{\"tls\": {\"sni\": \"relay.example.net.evil.example\"}}", "unsanctioned_relay");
+	/* The relay's own name from its SMTP greeting. */
+	QUIET(p, FLOW, "{\"flow\": {\"server_name\": \"mx1.relay.example.net\"}}", "unsanctioned_relay");
+	FIRES(p, FLOW, "{\"flow\": {\"server_name\": \"mx.elsewhere.example\"}}", "unsanctioned_relay");
 	QUIET(p, FLOW, "{\"src_ip\": \"10.0.0.25\"}", "unsanctioned_relay");
 	QUIET(p, FLOW, "{\"app_proto\": \"imap\", \"dest_port\": 143, \"flow\": {\"ndpi_proto\": \"IMAP\"}}",
 	      "unsanctioned_relay");
