@@ -238,6 +238,19 @@ static void qp_text(struct codec_qp *s, struct window *w, uint8_t c)
 	}
 }
 
+/* What followed '=' was not a valid escape (the caller has written the
+ * bytes it keeps): flag it and read c afresh. */
+static void qp_restart(struct codec_qp *s, struct window *w, uint8_t c)
+{
+	s->bad = 1;
+	if (c == '=') {
+		s->state = QP_EQ;
+	} else {
+		qp_text(s, w, c);
+		s->state = QP_TEXT;
+	}
+}
+
 void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
                    codec_sink_fn sink, void *arg)
 {
@@ -267,14 +280,8 @@ void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
 				s->state = QP_EQ_WS;
 			} else {
 				/* Not an escape: keep both bytes as they are. */
-				s->bad = 1;
 				win_put(&w, '=');
-				if (c == '=') {
-					s->state = QP_EQ;
-				} else {
-					qp_text(s, &w, c);
-					s->state = QP_TEXT;
-				}
+				qp_restart(s, &w, c);
 			}
 			break;
 		case QP_HEX1:
@@ -282,15 +289,9 @@ void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
 				win_put(&w, (uint8_t)(s->hex1 << 4 | h));
 				s->state = QP_TEXT;
 			} else {
-				s->bad = 1;
 				win_put(&w, '=');
 				win_put(&w, "0123456789ABCDEF"[s->hex1]);
-				if (c == '=') {
-					s->state = QP_EQ;
-				} else {
-					qp_text(s, &w, c);
-					s->state = QP_TEXT;
-				}
+				qp_restart(s, &w, c);
 			}
 			break;
 		case QP_EQ_WS:
@@ -302,26 +303,15 @@ void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
 				s->state = QP_TEXT;
 			} else {
 				/* "= x": not a soft break; the blanks are lost. */
-				s->bad = 1;
 				win_put(&w, '=');
-				if (c == '=') {
-					s->state = QP_EQ;
-				} else {
-					qp_text(s, &w, c);
-					s->state = QP_TEXT;
-				}
+				qp_restart(s, &w, c);
 			}
 			break;
 		case QP_EQ_CR:
 			if (c == '\n') {
 				s->state = QP_TEXT;
 			} else {
-				s->bad = 1;
-				s->state = QP_TEXT;
-				if (c == '=')
-					s->state = QP_EQ;
-				else
-					qp_text(s, &w, c);
+				qp_restart(s, &w, c);
 			}
 			break;
 		}
