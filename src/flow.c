@@ -1,4 +1,11 @@
-/* flow.c - per-worker flow table (see flow.h for ownership and time rules). */
+/* flow.c - per-worker flow table (see flow.h for ownership and time rules).
+ *
+ * The bucket array starts small and doubles as flows arrive, up to the
+ * size --max-flows calls for: a table sized for a million flows on a link
+ * with a thousand would miss the cache on every lookup. Growth is
+ * incremental: the old array stays beside the new one and each table
+ * operation moves a few of its buckets, so no packet pays for a whole
+ * rehash. */
 #include <stdlib.h>
 #include <string.h>
 #include "flow.h"
@@ -6,6 +13,10 @@
 struct flow_table {
 	struct flow **buckets;
 	size_t nbuckets;           /* power of two */
+	size_t max_buckets;        /* growth stops here */
+	struct flow **old;         /* previous array while migrating, else NULL */
+	size_t nold;
+	size_t migrated;           /* old buckets already moved */
 	size_t max_flows;
 	size_t count;
 	size_t allocated;          /* flows ever allocated (<= max_flows) */
@@ -53,9 +64,11 @@ struct flow_table *flow_table_new(size_t max_flows, flow_remove_fn on_remove, vo
 		return NULL;
 	if (max_flows < 16)
 		max_flows = 16;
-	size_t nb = 1024;
-	while (nb < max_flows && nb < ((size_t)1 << 24))
-		nb <<= 1;
+	size_t maxb = 1024;
+	while (maxb < max_flows && maxb < ((size_t)1 << 24))
+		maxb <<= 1;
+	size_t nb = maxb < 4096 ? maxb : 4096;
+	t->max_buckets = maxb;
 	t->buckets = calloc(nb, sizeof *t->buckets);
 	if (!t->buckets) {
 		free(t);
@@ -80,15 +93,20 @@ void flow_table_free(struct flow_table *t)
 {
 	if (!t)
 		return;
-	for (size_t b = 0; b < t->nbuckets; b++) {
-		struct flow *f = t->buckets[b];
-		while (f) {
-			struct flow *n = f->hnext;
-			free(f->ndpi);
-			free(f);
-			f = n;
+	for (int which = 0; which < 2; which++) {
+		struct flow **arr = which ? t->old : t->buckets;
+		size_t n = which ? t->nold : t->nbuckets;
+		for (size_t b = 0; arr && b < n; b++) {
+			struct flow *f = arr[b];
+			while (f) {
+				struct flow *next = f->hnext;
+				free(f->ndpi);
+				free(f);
+				f = next;
+			}
 		}
 	}
+	free(t->old);
 	struct flow *f = t->free_list;
 	while (f) {
 		struct flow *n = f->hnext;
@@ -153,13 +171,57 @@ void flow_table_touch(struct flow_table *t, struct flow *f)
 	lru_push_newest(t, f);
 }
 
-static void bucket_unlink(struct flow_table *t, struct flow *f)
+static int chain_unlink(struct flow **pp, struct flow *f)
 {
-	struct flow **pp = &t->buckets[f->hash & (t->nbuckets - 1)];
 	while (*pp && *pp != f)
 		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = f->hnext;
+	if (!*pp)
+		return 0;
+	*pp = f->hnext;
+	return 1;
+}
+
+static void bucket_unlink(struct flow_table *t, struct flow *f)
+{
+	/* During a migration the flow may still sit in the old array. */
+	if (!chain_unlink(&t->buckets[f->hash & (t->nbuckets - 1)], f) && t->old)
+		chain_unlink(&t->old[f->hash & (t->nold - 1)], f);
+}
+
+/* Move a few old buckets into the new array; free the old one when done. */
+static void migrate_step(struct flow_table *t)
+{
+	for (int k = 0; k < 8 && t->old; k++) {
+		struct flow *f = t->old[t->migrated];
+		t->old[t->migrated] = NULL;
+		while (f) {
+			struct flow *next = f->hnext;
+			size_t b = f->hash & (t->nbuckets - 1);
+			f->hnext = t->buckets[b];
+			t->buckets[b] = f;
+			f = next;
+		}
+		if (++t->migrated == t->nold) {
+			free(t->old);
+			t->old = NULL;
+			t->nold = t->migrated = 0;
+		}
+	}
+}
+
+/* Double the array when flows outnumber buckets (none is in progress). */
+static void maybe_grow(struct flow_table *t)
+{
+	if (t->old || t->count < t->nbuckets || t->nbuckets >= t->max_buckets)
+		return;
+	struct flow **nb = calloc(t->nbuckets * 2, sizeof *nb);
+	if (!nb)
+		return; /* keep the current array: longer chains, still correct */
+	t->old = t->buckets;
+	t->nold = t->nbuckets;
+	t->migrated = 0;
+	t->buckets = nb;
+	t->nbuckets *= 2;
 }
 
 void flow_table_remove(struct flow_table *t, struct flow *f, enum flow_reason why)
@@ -237,11 +299,20 @@ struct flow *flow_table_get(struct flow_table *t, const struct pkt *p, uint32_t 
 	struct flow_key k;
 	int swapped;
 	key_from_pkt(p, &k, &swapped);
-	size_t b = hash & (t->nbuckets - 1);
-	for (struct flow *f = t->buckets[b]; f; f = f->hnext) {
+	if (t->old)
+		migrate_step(t);
+	for (struct flow *f = t->buckets[hash & (t->nbuckets - 1)]; f; f = f->hnext) {
 		if (f->hash == hash && key_equal(&f->key, &k)) {
 			*created = 0;
 			return f;
+		}
+	}
+	if (t->old) {
+		for (struct flow *f = t->old[hash & (t->nold - 1)]; f; f = f->hnext) {
+			if (f->hash == hash && key_equal(&f->key, &k)) {
+				*created = 0;
+				return f;
+			}
 		}
 	}
 	struct flow *f = alloc_flow(t);
@@ -260,11 +331,13 @@ struct flow *flow_table_get(struct flow_table *t, const struct pkt *p, uint32_t 
 	pick_client(t, f, p, swapped);
 	reasm_stream_init(&f->rs[0]);
 	reasm_stream_init(&f->rs[1]);
+	size_t b = hash & (t->nbuckets - 1);
 	f->hnext = t->buckets[b];
 	t->buckets[b] = f;
 	lru_push_newest(t, f);
 	t->count++;
 	t->created++;
+	maybe_grow(t);
 	*created = 1;
 	return f;
 }

@@ -182,11 +182,57 @@ static void test_eviction(void)
 	flow_table_free(t);
 }
 
+/* The bucket array grows from 4096 while flows arrive; lookups, removals
+ * and evictions must work while old buckets are still being migrated. */
+static void test_growth(void)
+{
+	struct removed r = { 0 };
+	struct flow_table *t = flow_table_new(50000, on_remove, &r);
+	int created, all_new = 1, all_found = 1;
+	char spec[64];
+	for (int i = 0; i < 40000; i++) {
+		snprintf(spec, sizeof spec, "10.%d.%d.1:%d>203.0.113.5:25", i / 250, i % 250, 1024 + i % 60000);
+		struct pkt p = mk(spec, "S", 100 + (uint64_t)i / 1000, 0, 0);
+		struct flow *f = get(t, &p, &created);
+		all_new &= created && f != NULL;
+		/* Every few inserts, find an earlier flow again (it may still
+		 * sit in the array being migrated). */
+		if (i % 7 == 0 && i > 0) {
+			int j = i / 2;
+			snprintf(spec, sizeof spec, "10.%d.%d.1:%d>203.0.113.5:25", j / 250, j % 250, 1024 + j % 60000);
+			struct pkt q = mk(spec, "A", 100 + (uint64_t)i / 1000, 1, 0);
+			struct flow *g = flow_table_get(t, &q, hash_of(&q), &created);
+			all_found &= !created && flow_client_port(g) == (uint16_t)(1024 + j % 60000);
+		}
+	}
+	CHECK(all_new);
+	CHECK(all_found);
+	CHECK_INT(flow_table_count(t), 40000);
+	CHECK_INT(flow_table_evictions(t), 0);
+	/* Expire the older half (last packet before t=120 s). */
+	flow_table_expire(t, 150 * 1000000ull, 30 * 1000000ull, 5 * 1000000ull);
+	CHECK_INT(r.n, 20000);
+	CHECK_INT(flow_table_count(t), 20000);
+	/* Past the cap the least recently used are evicted, not lost track of. */
+	for (int i = 0; i < 40000; i++) {
+		snprintf(spec, sizeof spec, "172.16.%d.%d:%d>198.51.100.7:587", i / 250, i % 250, 2000 + i % 50000);
+		struct pkt p = mk(spec, "S", 200, 0, 0);
+		get(t, &p, &created);
+	}
+	CHECK_INT(flow_table_count(t), 50000);
+	CHECK_INT(flow_table_evictions(t), 10000);
+	flow_table_flush(t, FLOW_REASON_END_OF_INPUT);
+	CHECK_INT(flow_table_count(t), 0);
+	CHECK_INT(r.n, 20000 + 10000 + 50000);
+	flow_table_free(t);
+}
+
 int main(void)
 {
 	test_roles_and_lookup();
 	test_payload_accounting();
 	test_expiry_and_linger();
 	test_eviction();
+	test_growth();
 	return check_done();
 }
