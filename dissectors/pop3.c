@@ -97,7 +97,6 @@ struct pop3_state {
 	uint8_t stls, stopped, emitted;
 	uint64_t counts[PC_COUNT];
 	json_t *caps, *retrieved, *topped;
-	uint64_t n_retr_entries, n_top_entries;
 	uint64_t retr_count, retr_bytes, top_count, top_bytes;
 	uint64_t deleted_count, auth_failures;
 };
@@ -305,41 +304,28 @@ static void body_end(struct pop3_state *s, int truncated)
 	s->mode = SM_STATUS;
 }
 
+/* A RETR or TOP body starts: count it and, within messages_max, describe
+ * it in `list` with its own email parser. TOP (headers and first lines)
+ * is parsed like RETR so a client that previews mail, or reads commands
+ * from headers, shows its subjects and senders. */
 static void body_begin(struct pop3_state *s, const struct pop3_pending *c)
 {
+	int top = c->cmd == PC_TOP;
+	uint64_t n = top ? ++s->top_count : ++s->retr_count;
 	s->mode = SM_BODY;
 	s->multi_cmd = c->cmd;
 	s->bstate = BS_BOL;
 	s->body_size = 0;
 	s->em = NULL;
 	s->entry = NULL;
-	if (c->cmd == PC_TOP) {
-		/* Headers and first lines of a message: parsed like RETR so a
-		 * client that previews mail (or reads commands from headers)
-		 * shows its subjects and senders. */
-		s->top_count++;
-		s->n_top_entries++;
-		if (s->n_top_entries > s->lim->messages_max) {
-			anomaly_raise(&s->anom, ANOMALY_TOO_MANY_MESSAGES);
-			return;
-		}
-		s->entry = json_object();
-		if (c->msg)
-			json_object_set_new(s->entry, "msg", json_integer((json_int_t)c->msg));
-		json_array_append_new(s->topped, s->entry);
-		s->em = email_new(s->lim);
-		return;
-	}
-	s->retr_count++;
-	s->n_retr_entries++;
-	if (s->n_retr_entries > s->lim->messages_max) {
+	if (n > s->lim->messages_max) {
 		anomaly_raise(&s->anom, ANOMALY_TOO_MANY_MESSAGES);
 		return;
 	}
 	s->entry = json_object();
 	if (c->msg)
 		json_object_set_new(s->entry, "msg", json_integer((json_int_t)c->msg));
-	json_array_append_new(s->retrieved, s->entry);
+	json_array_append_new(top ? s->topped : s->retrieved, s->entry);
 	s->em = email_new(s->lim);
 }
 
