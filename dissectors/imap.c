@@ -141,32 +141,12 @@ struct imap_state {
 
 /* ---- small helpers ---- */
 
-static int is_space(uint8_t c)
-{
-	return c == ' ' || c == '\t';
-}
-
 static enum imap_verb verb_lookup(const uint8_t *s, size_t n)
 {
 	for (int v = 1; v < IV_COUNT; v++)
 		if (ipu_word_eq(s, n, imap_verb_names[v]))
 			return (enum imap_verb)v;
 	return IV_OTHER;
-}
-
-/* Next space-separated word of [*p, end). */
-static int next_word(const uint8_t **p, const uint8_t *end, const uint8_t **w, size_t *wl)
-{
-	const uint8_t *s = *p;
-	while (s < end && is_space(*s))
-		s++;
-	const uint8_t *e = s;
-	while (e < end && !is_space(*e))
-		e++;
-	*w = s;
-	*wl = (size_t)(e - s);
-	*p = e;
-	return e > s;
 }
 
 /* A line ending in a literal marker "{n}", "{n+}" (LITERAL+) or "~{n}"
@@ -182,7 +162,7 @@ static int trailing_literal(const uint8_t *p, const uint8_t *end, uint64_t max,
 	if (end == p || end[-1] != '}')
 		return 0;
 	const uint8_t *q = end - 1; /* the '}' */
-	while (q > p && q[-1] != '{' && !is_space(q[-1]) && (size_t)(end - q) < 32)
+	while (q > p && q[-1] != '{' && !ipu_is_space(q[-1]) && (size_t)(end - q) < 32)
 		q--;
 	if (q == p || q[-1] != '{')
 		return 0; /* text that merely ends in '}' */
@@ -257,7 +237,7 @@ static void add_caps(struct imap_state *s, const uint8_t *p, const uint8_t *end)
 {
 	const uint8_t *w;
 	size_t wl;
-	while (next_word(&p, end, &w, &wl)) {
+	while (ipu_next_word(&p, end, &w, &wl)) {
 		if (w[wl - 1] == ']')
 			wl--; /* end of an [CAPABILITY ...] response code */
 		if (wl)
@@ -390,7 +370,7 @@ static void flags_from_list(struct imap_state *s, const uint8_t *p, const uint8_
 	size_t wl;
 	json_decref(s->flags);
 	s->flags = json_array();
-	while (next_word(&p, end, &w, &wl))
+	while (ipu_next_word(&p, end, &w, &wl))
 		if (json_array_size(s->flags) < IMAP_FLAGS_MAX)
 			json_array_append_new(s->flags, jstr(s, w, wl));
 }
@@ -489,7 +469,7 @@ static void client_args(struct imap_state *s, const uint8_t *p, const uint8_t *e
 	if (lit > 0)
 		end = mstart;
 	while (p < end) {
-		if (is_space(*p)) {
+		if (ipu_is_space(*p)) {
 			p++;
 			continue;
 		}
@@ -529,7 +509,7 @@ static void client_args(struct imap_state *s, const uint8_t *p, const uint8_t *e
 		}
 		const uint8_t *st = p;
 		int br = 0;
-		while (p < end && !(br <= 0 && (is_space(*p) || *p == '('))) {
+		while (p < end && !(br <= 0 && (ipu_is_space(*p) || *p == '('))) {
 			if (*p == '[')
 				br++;
 			else if (*p == ']')
@@ -585,7 +565,7 @@ static void client_line(struct imap_state *s, const uint8_t *p, size_t n)
 	}
 	const uint8_t *t, *v;
 	size_t tl, vl;
-	if (!next_word(&p, end, &t, &tl) || !next_word(&p, end, &v, &vl) || !tag_ok(t, tl)) {
+	if (!ipu_next_word(&p, end, &t, &tl) || !ipu_next_word(&p, end, &v, &vl) || !tag_ok(t, tl)) {
 		if (!d->resync && n)
 			anomaly_raise(&s->anom, ANOMALY_BAD_COMMAND);
 		return;
@@ -595,7 +575,7 @@ static void client_line(struct imap_state *s, const uint8_t *p, size_t n)
 	if (verb == IV_UID) {
 		const uint8_t *v2;
 		size_t vl2;
-		if (next_word(&p, end, &v2, &vl2)) {
+		if (ipu_next_word(&p, end, &v2, &vl2)) {
 			verb = verb_lookup(v2, vl2);
 			uid = 1;
 		}
@@ -662,7 +642,7 @@ static void server_scan(struct imap_state *s, const uint8_t *p, const uint8_t *e
 		end = mstart;
 	while (p < end) {
 		uint8_t c = *p;
-		if (is_space(c)) {
+		if (ipu_is_space(c)) {
 			p++;
 		} else if (c == '(') {
 			if (s->s_depth < 1000000)
@@ -687,7 +667,7 @@ static void server_scan(struct imap_state *s, const uint8_t *p, const uint8_t *e
 		} else {
 			const uint8_t *st = p;
 			int br = 0;
-			while (p < end && !(br <= 0 && (is_space(*p) || *p == '(' || *p == ')'))) {
+			while (p < end && !(br <= 0 && (ipu_is_space(*p) || *p == '(' || *p == ')'))) {
 				if (*p == '[')
 					br++;
 				else if (*p == ']')
@@ -718,7 +698,7 @@ static void server_scan(struct imap_state *s, const uint8_t *p, const uint8_t *e
 /* "[CAPABILITY ...]" response code at the start of resp-text. */
 static void resp_code(struct imap_state *s, const uint8_t *p, const uint8_t *end)
 {
-	while (p < end && is_space(*p))
+	while (p < end && ipu_is_space(*p))
 		p++;
 	if (ipu_word_prefix(p, (size_t)(end - p), "[CAPABILITY ")) {
 		const uint8_t *c = p + 12, *e = c;
@@ -820,7 +800,7 @@ static void server_line(struct imap_state *s, struct dissector_ctx *ctx,
 	}
 	const uint8_t *t, *w;
 	size_t tl, wl;
-	if (!next_word(&p, end, &t, &tl) || !next_word(&p, end, &w, &wl)) {
+	if (!ipu_next_word(&p, end, &t, &tl) || !ipu_next_word(&p, end, &w, &wl)) {
 		if (!d->resync)
 			anomaly_raise(&s->anom, ANOMALY_BAD_REPLY);
 		return;
@@ -842,7 +822,7 @@ static void server_line(struct imap_state *s, struct dissector_ctx *ctx,
 			const uint8_t *k;
 			size_t kl;
 			const uint8_t *save = p;
-			if (next_word(&p, end, &k, &kl) && ipu_word_eq(k, kl, "FETCH")) {
+			if (ipu_next_word(&p, end, &k, &kl) && ipu_word_eq(k, kl, "FETCH")) {
 				s->s_fetch = 1;
 				s->s_depth = 0;
 			} else {

@@ -32,6 +32,20 @@ int ipu_word_prefix(const uint8_t *s, size_t n, const char *word)
 	return 1;
 }
 
+int ipu_next_word(const uint8_t **p, const uint8_t *end, const uint8_t **w, size_t *wl)
+{
+	const uint8_t *a = *p;
+	while (a < end && ipu_is_space(*a))
+		a++;
+	const uint8_t *e = a;
+	while (e < end && !ipu_is_space(*e))
+		e++;
+	*w = a;
+	*wl = (size_t)(e - a);
+	*p = e;
+	return e > a;
+}
+
 int ipu_word_eq(const uint8_t *s, size_t n, const char *word)
 {
 	return n == strlen(word) && ipu_word_prefix(s, n, word);

@@ -16,6 +16,16 @@
  * At most 1024 bytes whatever max says. */
 json_t *ipu_jstr(const void *s, size_t n, size_t max, int *bad);
 
+/* Blank (space or tab): the separator of command arguments. */
+static inline int ipu_is_space(uint8_t c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Take the next blank-separated word of [*p, end): *w/*wl get it, *p
+ * moves past it. Returns 0 when only blanks were left. */
+int ipu_next_word(const uint8_t **p, const uint8_t *end, const uint8_t **w, size_t *wl);
+
 /* 1 if the span equals word (ASCII case-insensitive, same length). */
 int ipu_word_eq(const uint8_t *s, size_t n, const char *word);
 /* 1 if the span starts with word (ASCII case-insensitive). */

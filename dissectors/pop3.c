@@ -101,11 +101,6 @@ struct pop3_state {
 	uint64_t deleted_count, auth_failures;
 };
 
-static int is_space(uint8_t c)
-{
-	return c == ' ' || c == '\t';
-}
-
 static json_t *jstr(struct pop3_state *s, const void *p, size_t n)
 {
 	int bad = 0;
@@ -113,20 +108,6 @@ static json_t *jstr(struct pop3_state *s, const void *p, size_t n)
 	if (bad)
 		anomaly_raise(&s->anom, ANOMALY_INVALID_UTF8);
 	return j;
-}
-
-static int next_word(const uint8_t **p, const uint8_t *end, const uint8_t **w, size_t *wl)
-{
-	const uint8_t *a = *p;
-	while (a < end && is_space(*a))
-		a++;
-	const uint8_t *e = a;
-	while (e < end && !is_space(*e))
-		e++;
-	*w = a;
-	*wl = (size_t)(e - a);
-	*p = e;
-	return e > a;
 }
 
 static enum pop3_cmd cmd_lookup(const uint8_t *w, size_t n)
@@ -230,7 +211,7 @@ static void client_line(struct pop3_state *s, const uint8_t *p, size_t n)
 			sasl_response(s, p, n);
 		return;
 	}
-	if (!next_word(&p, end, &v, &vl)) {
+	if (!ipu_next_word(&p, end, &v, &vl)) {
 		if (!s->c_resync)
 			anomaly_raise(&s->anom, ANOMALY_BAD_COMMAND);
 		return;
@@ -246,7 +227,7 @@ static void client_line(struct pop3_state *s, const uint8_t *p, size_t n)
 		anomaly_raise(&s->anom, ANOMALY_BAD_COMMAND);
 	if (q_has(s, PC_STLS))
 		anomaly_raise(&s->anom, ANOMALY_DATA_AFTER_STARTTLS);
-	int has_arg = next_word(&p, end, &a1, &a1l);
+	int has_arg = ipu_next_word(&p, end, &a1, &a1l);
 	s->counts[c]++;
 	switch (c) {
 	case PC_USER:
@@ -266,7 +247,7 @@ static void client_line(struct pop3_state *s, const uint8_t *p, size_t n)
 			s->sasl_step = 0;
 			const uint8_t *ir;
 			size_t irl;
-			if (next_word(&p, end, &ir, &irl))
+			if (ipu_next_word(&p, end, &ir, &irl))
 				sasl_response(s, ir, irl); /* initial response (RFC 5034) */
 		}
 		break;
