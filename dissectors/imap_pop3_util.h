@@ -22,7 +22,7 @@ static inline int ipu_is_space(uint8_t c)
 	return c == ' ' || c == '\t';
 }
 
-/* Take the next blank-separated word of [*p, end): *w/*wl get it, *p
+/* Take the next blank-separated word of [*p, end): *w and *wl get it, *p
  * moves past it. Returns 0 when only blanks were left. */
 int ipu_next_word(const uint8_t **p, const uint8_t *end, const uint8_t **w, size_t *wl);
 
