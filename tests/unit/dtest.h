@@ -141,6 +141,25 @@ static json_t *dtest_run(const struct dissector *d, const struct mail_limits *li
 	return whole;
 }
 
+/* Whether one event lists the named anomaly. */
+static inline int dtest_has_anomaly(json_t *event, const char *name)
+{
+	json_t *a = json_object_get(event, "anomalies"), *v;
+	size_t i;
+	json_array_foreach(a, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+			return 1;
+	return 0;
+}
+
+/* A password or token must appear nowhere in the events' text. */
+static inline void dtest_check_no_secret(json_t *events, const char *secret)
+{
+	char *txt = json_dumps(events, 0);
+	CHECK(txt && strstr(txt, secret) == NULL);
+	free(txt);
+}
+
 /* Path lookup "a.b.c" in an event (no arrays). */
 static json_t *dtest_get(json_t *obj, const char *path)
 {

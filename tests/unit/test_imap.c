@@ -72,17 +72,6 @@ static json_t *imap_of(json_t *ev)
 	return dtest_get(json_array_get(ev, 0), "imap");
 }
 
-static int has_anomaly(json_t *ev, const char *name)
-{
-	json_t *a = json_object_get(json_array_get(ev, 0), "anomalies");
-	size_t i;
-	json_t *v;
-	json_array_foreach(a, i, v)
-		if (strcmp(json_string_value(v), name) == 0)
-			return 1;
-	return 0;
-}
-
 static int has_str(json_t *arr, const char *s)
 {
 	size_t i;
@@ -91,14 +80,6 @@ static int has_str(json_t *arr, const char *s)
 		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
 			return 1;
 	return 0;
-}
-
-/* The secret must appear nowhere in the event text. */
-static void check_no_secret(json_t *ev, const char *secret)
-{
-	char *txt = json_dumps(ev, 0);
-	CHECK(txt && strstr(txt, secret) == NULL);
-	free(txt);
 }
 
 static void test_login_select_fetch(void)
@@ -150,7 +131,7 @@ static void test_login_select_fetch(void)
 	CHECK_INT(json_integer_value(json_object_get(im, "protocol_bytes_toclient")),
 	          srv_total - strlen(msg_attach));
 	CHECK_INT(json_array_size(json_object_get(json_array_get(ev, 0), "anomalies")), 0);
-	check_no_secret(ev, "s3cr");
+	dtest_check_no_secret(ev, "s3cr");
 	json_decref(ev);
 }
 
@@ -169,8 +150,8 @@ static void test_login_literal_password(void)
 	json_t *im = imap_of(ev);
 	CHECK_STR(json_string_value(json_object_get(im, "username")), "alice");
 	CHECK(json_is_false(json_object_get(im, "auth_success")));
-	CHECK(has_anomaly(ev, "auth_failed"));
-	check_no_secret(ev, "hunter2");
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "auth_failed"));
+	dtest_check_no_secret(ev, "hunter2");
 	json_decref(ev);
 }
 
@@ -207,8 +188,8 @@ static void test_authenticate(void)
 	CHECK_STR(json_string_value(json_object_get(im, "username")), "alice");
 	CHECK_STR(json_string_value(json_object_get(im, "auth_mechanism")), "PLAIN");
 	CHECK(json_is_true(json_object_get(im, "auth_success")));
-	check_no_secret(ev, "secret");
-	check_no_secret(ev, "AGFsaWNl");
+	dtest_check_no_secret(ev, "secret");
+	dtest_check_no_secret(ev, "AGFsaWNl");
 	json_decref(ev);
 
 	ev = run("S: * OK hi\n"
@@ -220,7 +201,7 @@ static void test_authenticate(void)
 	CHECK_STR(json_string_value(json_object_get(im, "username")), "bob");
 	CHECK(json_is_true(json_object_get(im, "auth_success")));
 	CHECK_INT(json_integer_value(dtest_get(im, "commands.NOOP")), 1);
-	check_no_secret(ev, "topsecret");
+	dtest_check_no_secret(ev, "topsecret");
 	json_decref(ev);
 }
 
@@ -240,11 +221,11 @@ static void test_authenticate_login_xoauth2(void)
 	CHECK_STR(json_string_value(json_object_get(im, "username")), "alice");
 	CHECK_STR(json_string_value(json_object_get(im, "auth_mechanism")), "LOGIN");
 	CHECK(json_is_false(json_object_get(im, "auth_success")));
-	CHECK(has_anomaly(ev, "auth_failed"));
-	CHECK(!has_anomaly(ev, "bad_command"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "auth_failed"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "bad_command"));
 	CHECK_INT(json_integer_value(dtest_get(im, "commands.LOGOUT")), 1);
-	check_no_secret(ev, "secret");
-	check_no_secret(ev, "c2VjcmV0");
+	dtest_check_no_secret(ev, "secret");
+	dtest_check_no_secret(ev, "c2VjcmV0");
 	json_decref(ev);
 
 	/* XOAUTH2 as SASL-IR: "user=eve@example.com^Aauth=Bearer tok3n^A^A" */
@@ -253,7 +234,7 @@ static void test_authenticate_login_xoauth2(void)
 	im = imap_of(ev);
 	CHECK_STR(json_string_value(json_object_get(im, "username")), "eve@example.com");
 	CHECK(json_is_true(json_object_get(im, "auth_success")));
-	check_no_secret(ev, "tok3n");
+	dtest_check_no_secret(ev, "tok3n");
 	json_decref(ev);
 
 	/* not base64 */
@@ -261,7 +242,7 @@ static void test_authenticate_login_xoauth2(void)
 	         "S: + \n"
 	         "C: !!!!\n"
 	         "S: y BAD\n");
-	CHECK(has_anomaly(ev, "bad_base64"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "bad_base64"));
 	json_decref(ev);
 }
 
@@ -342,7 +323,7 @@ static void test_starttls(void)
 	json_t *im = imap_of(ev);
 	CHECK(json_is_true(json_object_get(im, "starttls")));
 	CHECK(has_str(json_object_get(im, "capabilities"), "LOGINDISABLED"));
-	CHECK(!has_anomaly(ev, "bad_command"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "bad_command"));
 	json_decref(ev);
 }
 
@@ -360,8 +341,8 @@ static void test_compress_idle(void)
 	json_t *im = imap_of(ev);
 	CHECK_INT(json_integer_value(dtest_get(im, "commands.IDLE")), 1);
 	CHECK_INT(json_integer_value(dtest_get(im, "commands.COMPRESS")), 1);
-	CHECK(has_anomaly(ev, "compressed"));
-	CHECK(!has_anomaly(ev, "bad_command"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "compressed"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "bad_command"));
 	CHECK(json_is_false(json_object_get(im, "starttls")));
 	json_decref(ev);
 }
@@ -375,14 +356,14 @@ static void test_bad_literal(void)
 	                 "S: a2 BAD literal\n"
 	                 "C: a3 NOOP\n"
 	                 "S: a3 OK\n");
-	CHECK(has_anomaly(ev, "bad_literal"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "bad_literal"));
 	CHECK_INT(json_integer_value(dtest_get(imap_of(ev), "commands.NOOP")), 1);
 	json_decref(ev);
 
 	struct mail_limits small = lim;
 	small.literal_max = 100;
 	ev = dtest_run(&imap_dissector, &small, "C: a1 APPEND INBOX {101}\nC: a2 NOOP\n");
-	CHECK(has_anomaly(ev, "bad_literal"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "bad_literal"));
 	CHECK_INT(json_integer_value(dtest_get(imap_of(ev), "commands.NOOP")), 1);
 	json_decref(ev);
 }
@@ -419,7 +400,7 @@ static void test_close_mid_literal(void)
 	                 "S: * 1 FETCH (BODY[] {500}\n"
 	                 "S: Subject: cut\n");
 	json_t *im = imap_of(ev);
-	CHECK(has_anomaly(ev, "truncated_message"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "truncated_message"));
 	CHECK_INT(json_integer_value(json_object_get(im, "bytes_downloaded")), 14);
 	CHECK_INT(json_array_size(json_object_get(im, "fetched")), 1);
 	json_decref(ev);
@@ -458,10 +439,10 @@ static void test_gap(void)
 	json_t *ev = o.events;
 	CHECK_INT(json_array_size(ev), 1);
 	json_t *im = imap_of(ev);
-	CHECK(has_anomaly(ev, "gap"));
-	CHECK(has_anomaly(ev, "truncated_message"));
-	CHECK(!has_anomaly(ev, "unmatched_reply"));
-	CHECK(!has_anomaly(ev, "bad_reply"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "gap"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "truncated_message"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "unmatched_reply"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "bad_reply"));
 	CHECK_INT(json_array_size(json_object_get(im, "fetched")), 2);
 	CHECK_INT(json_integer_value(dtest_get(im, "commands.LOGOUT")), 1);
 	json_decref(ev);
@@ -478,9 +459,9 @@ static void test_gap(void)
 	imap_dissector.state_free(st);
 	ev = o.events;
 	im = imap_of(ev);
-	CHECK(has_anomaly(ev, "gap"));
-	CHECK(!has_anomaly(ev, "unmatched_reply"));
-	CHECK(!has_anomaly(ev, "bad_command"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "gap"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "unmatched_reply"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "bad_command"));
 	CHECK_INT(json_integer_value(dtest_get(im, "commands.SELECT")), 1);
 	CHECK(has_str(json_object_get(im, "mailboxes"), "Archive"));
 	CHECK_INT(json_array_size(json_object_get(im, "mailboxes")), 1);
@@ -504,7 +485,7 @@ static void test_messages_bound(void)
 	CHECK_INT(json_array_size(json_object_get(im, "fetched")), 1);
 	CHECK_INT(json_integer_value(json_object_get(im, "fetch_count")), 2);
 	CHECK_INT(json_integer_value(json_object_get(im, "bytes_downloaded")), 14);
-	CHECK(has_anomaly(ev, "too_many_messages"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "too_many_messages"));
 	json_decref(ev);
 }
 
@@ -518,7 +499,7 @@ static void test_line_too_long(void)
 	longarg[200] = 0;
 	snprintf(script, sizeof script, "C: a1 NOOP %s\nC: a2 NOOP\nS: a2 OK\n", longarg);
 	json_t *ev = dtest_run(&imap_dissector, &small, script);
-	CHECK(has_anomaly(ev, "line_too_long"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "line_too_long"));
 	CHECK_INT(json_integer_value(dtest_get(imap_of(ev), "commands.NOOP")), 1);
 	json_decref(ev);
 }

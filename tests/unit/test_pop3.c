@@ -25,24 +25,6 @@ static long long num(json_t *ev, const char *path)
 	return json_integer_value(dtest_get(pop_of(ev), path));
 }
 
-static int has_anomaly(json_t *ev, const char *name)
-{
-	json_t *a = json_object_get(json_array_get(ev, 0), "anomalies");
-	size_t i;
-	json_t *v;
-	json_array_foreach(a, i, v)
-		if (strcmp(json_string_value(v), name) == 0)
-			return 1;
-	return 0;
-}
-
-static void check_no_secret(json_t *ev, const char *secret)
-{
-	char *txt = json_dumps(ev, 0);
-	CHECK(txt && strstr(txt, secret) == NULL);
-	free(txt);
-}
-
 /* The body below as fetched: dot-stuffed line "..hidden" carries ".hidden". */
 #define BODY_LINES \
 	"S: From: Carol <carol@example.net>\n" \
@@ -122,7 +104,7 @@ static void test_user_pass_retr(void)
 	CHECK_STR(json_string_value(json_object_get(p, "username")), "carol");
 	CHECK(json_is_true(json_object_get(p, "auth_success")));
 	CHECK_INT(num(ev, "auth_failures"), 1);
-	CHECK(has_anomaly(ev, "auth_failed"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "auth_failed"));
 	CHECK_INT(json_array_size(json_object_get(p, "capabilities")), 3);
 	CHECK_STR(json_string_value(json_array_get(json_object_get(p, "capabilities"), 1)),
 	          "SASL PLAIN LOGIN");
@@ -144,11 +126,11 @@ static void test_user_pass_retr(void)
 	CHECK_STR(json_string_value(dtest_get(r, "email.subject")), "invoice");
 	json_t *att = json_array_get(dtest_get(r, "email.attachments"), 0);
 	CHECK_STR(json_string_value(json_object_get(att, "filename")), "inv.exe");
-	CHECK(!has_anomaly(ev, "bad_reply"));
-	CHECK(!has_anomaly(ev, "unmatched_reply"));
-	CHECK(!has_anomaly(ev, "bad_command"));
-	check_no_secret(ev, "g00dpass");
-	check_no_secret(ev, "wr0ngpass");
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "bad_reply"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "unmatched_reply"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "bad_command"));
+	dtest_check_no_secret(ev, "g00dpass");
+	dtest_check_no_secret(ev, "wr0ngpass");
 	json_decref(ev);
 }
 
@@ -167,9 +149,9 @@ static void test_auth_plain(void)
 	CHECK_STR(json_string_value(json_object_get(p, "auth_mechanism")), "PLAIN");
 	CHECK(json_is_true(json_object_get(p, "auth_success")));
 	CHECK_INT(num(ev, "commands.STAT"), 1);
-	CHECK(!has_anomaly(ev, "bad_reply"));
-	check_no_secret(ev, "pa55word");
-	check_no_secret(ev, "AGRhdmUA");
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "bad_reply"));
+	dtest_check_no_secret(ev, "pa55word");
+	dtest_check_no_secret(ev, "AGRhdmUA");
 	json_decref(ev);
 
 	ev = run("S: +OK hi\n"
@@ -181,7 +163,7 @@ static void test_auth_plain(void)
 	CHECK_STR(json_string_value(json_object_get(p, "username")), "dave");
 	CHECK(json_is_false(json_object_get(p, "auth_success")));
 	CHECK_INT(num(ev, "auth_failures"), 1);
-	check_no_secret(ev, "pa55word");
+	dtest_check_no_secret(ev, "pa55word");
 	json_decref(ev);
 }
 
@@ -224,8 +206,8 @@ static void test_pipeline_overflow_unmatched(void)
 	                       "S: +OK\n"
 	                       "S: +OK\n"
 	                       "S: +OK\n");
-	CHECK(has_anomaly(ev, "pipeline_overflow"));
-	CHECK(has_anomaly(ev, "unmatched_reply"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "pipeline_overflow"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "unmatched_reply"));
 	json_decref(ev);
 
 	ev = run("S: +OK hi\n"
@@ -233,9 +215,9 @@ static void test_pipeline_overflow_unmatched(void)
 	         "S: what\n"
 	         "C: XYZZY\n"
 	         "S: -ERR unknown\n");
-	CHECK(has_anomaly(ev, "unmatched_reply"));
-	CHECK(has_anomaly(ev, "bad_reply"));
-	CHECK(has_anomaly(ev, "bad_command"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "unmatched_reply"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "bad_reply"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "bad_command"));
 	CHECK_INT(num(ev, "commands.OTHER"), 1);
 	json_decref(ev);
 }
@@ -259,9 +241,9 @@ static void test_listing_without_dot(void)
 	CHECK_STR(json_string_value(dtest_get(r, "email.subject")), "crafted");
 	CHECK_INT(json_integer_value(json_object_get(r, "size")),
 	          sizeof "Subject: crafted" + 1 + 2 + sizeof "+OK inside a body is just text" + 1);
-	CHECK(has_anomaly(ev, "bad_reply"));
-	CHECK(!has_anomaly(ev, "truncated_message"));
-	CHECK(!has_anomaly(ev, "unmatched_reply"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "bad_reply"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "truncated_message"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "unmatched_reply"));
 	json_decref(ev);
 }
 
@@ -273,7 +255,7 @@ static void test_stls(void)
 	                 "C: \x16\x03\x01 hello\n");
 	json_t *p = pop_of(ev);
 	CHECK(json_is_true(json_object_get(p, "stls")));
-	CHECK(!has_anomaly(ev, "bad_command"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "bad_command"));
 	json_decref(ev);
 }
 
@@ -283,7 +265,7 @@ static void test_truncated_body(void)
 	                 "C: RETR 1\n"
 	                 "S: +OK\n"
 	                 "S: Subject: cut short\n");
-	CHECK(has_anomaly(ev, "truncated_message"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "truncated_message"));
 	CHECK_INT(num(ev, "retr_bytes"), sizeof "Subject: cut short" + 1);
 	json_decref(ev);
 }
@@ -305,10 +287,10 @@ static void test_gap(void)
 	pop3_dissector.on_close(st, &ctx);
 	pop3_dissector.state_free(st);
 	CHECK_INT(json_array_size(o.events), 1);
-	CHECK(has_anomaly(o.events, "gap"));
-	CHECK(has_anomaly(o.events, "truncated_message"));
-	CHECK(!has_anomaly(o.events, "bad_reply"));
-	CHECK(!has_anomaly(o.events, "unmatched_reply"));
+	CHECK(dtest_has_anomaly(json_array_get(o.events, 0), "gap"));
+	CHECK(dtest_has_anomaly(json_array_get(o.events, 0), "truncated_message"));
+	CHECK(!dtest_has_anomaly(json_array_get(o.events, 0), "bad_reply"));
+	CHECK(!dtest_has_anomaly(json_array_get(o.events, 0), "unmatched_reply"));
 	CHECK_INT(num(o.events, "commands.STAT"), 1);
 	json_decref(o.events);
 
@@ -325,9 +307,9 @@ static void test_gap(void)
 	pop3_dissector.on_data(st, &ctx, DIR_TOCLIENT, (const uint8_t *)h, strlen(h));
 	pop3_dissector.on_close(st, &ctx);
 	pop3_dissector.state_free(st);
-	CHECK(has_anomaly(o.events, "gap"));
-	CHECK(!has_anomaly(o.events, "bad_command"));
-	CHECK(!has_anomaly(o.events, "unmatched_reply"));
+	CHECK(dtest_has_anomaly(json_array_get(o.events, 0), "gap"));
+	CHECK(!dtest_has_anomaly(json_array_get(o.events, 0), "bad_command"));
+	CHECK(!dtest_has_anomaly(json_array_get(o.events, 0), "unmatched_reply"));
 	CHECK_INT(num(o.events, "commands.NOOP"), 1);
 	CHECK_INT(num(o.events, "commands.STAT"), 0);
 	json_decref(o.events);

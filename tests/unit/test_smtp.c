@@ -35,16 +35,6 @@ static int bget(json_t *e, const char *path)
 	return json_is_boolean(v) ? json_is_true(v) : -1;
 }
 
-static int has_anomaly(json_t *e, const char *name)
-{
-	json_t *a = json_object_get(e, "anomalies"), *v;
-	size_t i;
-	json_array_foreach(a, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
-			return 1;
-	return 0;
-}
-
 static const char *arr_str(json_t *e, const char *path, size_t i)
 {
 	return json_string_value(json_array_get(dtest_get(e, path), i));
@@ -149,7 +139,7 @@ static void test_pipelining(void)
 	CHECK_INT(iget(r, "code"), 550);
 	CHECK_STR(sget(e, "smtp.status"), "sent");
 	CHECK_STR(sget(e, "email.subject"), "piped");
-	CHECK(!has_anomaly(e, "unmatched_reply"));
+	CHECK(!dtest_has_anomaly(e, "unmatched_reply"));
 	json_decref(evs);
 }
 
@@ -179,7 +169,7 @@ static void test_ehlo_extensions(void)
 	CHECK_STR(arr_str(e, "smtp.extensions", 4), "CHUNKING");
 	CHECK_STR(sget(e, "smtp.status"), "no_transaction");
 	CHECK_STR(sget(e, "smtp.last_reply"), "221 bye");
-	CHECK(!has_anomaly(e, "unmatched_reply"));
+	CHECK(!dtest_has_anomaly(e, "unmatched_reply"));
 	json_decref(evs);
 }
 
@@ -196,9 +186,9 @@ static void check_auth(const char *script, const char *mech, const char *user,
 	else
 		CHECK(dtest_get(e, "smtp.auth.username") == NULL);
 	CHECK_INT(bget(e, "smtp.auth.success"), success);
-	CHECK_INT(has_anomaly(e, "auth_failed"), !success);
-	CHECK(!has_anomaly(e, "bad_command"));
-	CHECK(!has_anomaly(e, "unmatched_reply"));
+	CHECK_INT(dtest_has_anomaly(e, "auth_failed"), !success);
+	CHECK(!dtest_has_anomaly(e, "bad_command"));
+	CHECK(!dtest_has_anomaly(e, "unmatched_reply"));
 	for (size_t i = 0; secrets[i]; i++)
 		CHECK(output_lacks(evs, secrets[i]));
 	json_decref(evs);
@@ -371,8 +361,8 @@ static void test_starttls(void)
 	CHECK_INT(bget(e, "smtp.starttls"), 1);
 	CHECK_STR(sget(e, "smtp.status"), "no_transaction");
 	CHECK_STR(arr_str(e, "smtp.extensions", 0), "STARTTLS");
-	CHECK(!has_anomaly(e, "bad_command"));
-	CHECK(!has_anomaly(e, "data_after_starttls"));
+	CHECK(!dtest_has_anomaly(e, "bad_command"));
+	CHECK(!dtest_has_anomaly(e, "data_after_starttls"));
 	json_decref(evs);
 
 	/* commands pipelined behind STARTTLS: the injection pattern */
@@ -384,7 +374,7 @@ static void test_starttls(void)
 		"C: RSET\n"
 		"S: 220 go ahead\n");
 	CHECK_INT(json_array_size(evs), 1);
-	CHECK(has_anomaly(ev(evs, 0), "data_after_starttls"));
+	CHECK(dtest_has_anomaly(ev(evs, 0), "data_after_starttls"));
 	CHECK_INT(bget(ev(evs, 0), "smtp.starttls"), 1);
 	json_decref(evs);
 
@@ -471,7 +461,7 @@ static void test_bdat(void)
 	CHECK_STR(sget(e, "smtp.status"), "sent");
 	CHECK_STR(sget(e, "smtp.last_reply"), "250 second message ok");
 	CHECK_INT(iget(e, "smtp.transaction_depth"), 2);
-	CHECK(!has_anomaly(e, "bad_command"));
+	CHECK(!dtest_has_anomaly(e, "bad_command"));
 	json_decref(evs);
 
 	/* bad sizes */
@@ -486,7 +476,7 @@ static void test_bdat(void)
 		"C: QUIT\n"
 		"S: 221 bye\n");
 	CHECK_INT(json_array_size(evs), 1);
-	CHECK(has_anomaly(ev(evs, 0), "bad_bdat"));
+	CHECK(dtest_has_anomaly(ev(evs, 0), "bad_bdat"));
 	CHECK_STR(sget(ev(evs, 0), "smtp.status"), "aborted");
 	json_decref(evs);
 }
@@ -590,7 +580,7 @@ static void test_rset_and_rejects(void)
 	CHECK_INT(iget(json_array_get(dtest_get(e, "smtp.rcpt_rejected"), 1), "code"), 450);
 	CHECK(dtest_get(e, "email") == NULL);
 	CHECK_INT(iget(e, "smtp.transaction_depth"), 2);
-	CHECK(!has_anomaly(e, "bad_command"));
+	CHECK(!dtest_has_anomaly(e, "bad_command"));
 	json_decref(evs);
 }
 
@@ -634,9 +624,9 @@ static void test_long_line_and_unmatched(void)
 		"S: 221 bye\n");
 	CHECK_INT(json_array_size(evs), 1);
 	json_t *e = ev(evs, 0);
-	CHECK(has_anomaly(e, "line_too_long"));
+	CHECK(dtest_has_anomaly(e, "line_too_long"));
 	CHECK_STR(sget(e, "smtp.mail_from"), "short@x.example");
-	CHECK(!has_anomaly(e, "unmatched_reply"));
+	CHECK(!dtest_has_anomaly(e, "unmatched_reply"));
 	json_decref(evs);
 
 	evs = run(
@@ -645,7 +635,7 @@ static void test_long_line_and_unmatched(void)
 		"C: QUIT\n"
 		"S: 221 bye\n");
 	CHECK_INT(json_array_size(evs), 1);
-	CHECK(has_anomaly(ev(evs, 0), "unmatched_reply"));
+	CHECK(dtest_has_anomaly(ev(evs, 0), "unmatched_reply"));
 	json_decref(evs);
 
 	/* an over-long line that pushes the queue over and so emits: the
@@ -657,8 +647,8 @@ static void test_long_line_and_unmatched(void)
 		"C: XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n"
 		"S: 220 mx\n");
 	CHECK_INT(json_array_size(evs), 1);
-	CHECK(has_anomaly(ev(evs, 0), "pipeline_overflow"));
-	CHECK(has_anomaly(ev(evs, 0), "line_too_long"));
+	CHECK(dtest_has_anomaly(ev(evs, 0), "pipeline_overflow"));
+	CHECK(dtest_has_anomaly(ev(evs, 0), "line_too_long"));
 	CHECK_INT(iget(ev(evs, 0), "smtp.commands_bytes"), 25 + 6 + 90);
 	json_decref(evs);
 
@@ -667,7 +657,7 @@ static void test_long_line_and_unmatched(void)
 	for (int i = 0; i < 70; i++)
 		strncat(script, "C: NOOP\n", sizeof script - strlen(script) - 1);
 	json_t *evs2 = run(script);
-	CHECK(has_anomaly(ev(evs2, 0), "pipeline_overflow"));
+	CHECK(dtest_has_anomaly(ev(evs2, 0), "pipeline_overflow"));
 	json_decref(evs2);
 }
 
@@ -718,16 +708,16 @@ static void test_gap(void)
 	CHECK_INT(json_array_size(evs), 2);
 	json_t *e = ev(evs, 0);
 	CHECK_STR(sget(e, "smtp.status"), "incomplete");
-	CHECK(has_anomaly(e, "truncated_message"));
-	CHECK(has_anomaly(e, "gap"));
+	CHECK(dtest_has_anomaly(e, "truncated_message"));
+	CHECK(dtest_has_anomaly(e, "gap"));
 	CHECK_STR(sget(e, "email.subject"), "cut");
 	CHECK_STR(sget(e, "smtp.last_reply"), "250 ok queued");
 	e = ev(evs, 1);
 	CHECK_STR(sget(e, "smtp.status"), "sent");
 	CHECK_STR(sget(e, "email.subject"), "whole");
 	CHECK_STR(sget(e, "smtp.mail_from"), "c@x.example");
-	CHECK(!has_anomaly(e, "gap"));
-	CHECK(!has_anomaly(e, "bad_command"));
+	CHECK(!dtest_has_anomaly(e, "gap"));
+	CHECK(!dtest_has_anomaly(e, "bad_command"));
 	json_decref(evs);
 
 	/* server-side gap: skip to the next reply code */
@@ -741,9 +731,9 @@ static void test_gap(void)
 	drv(&d, DIR_TOCLIENT, "221 bye\r\n");
 	evs = drv_close(&d);
 	CHECK_INT(json_array_size(evs), 1);
-	CHECK(has_anomaly(ev(evs, 0), "gap"));
-	CHECK(!has_anomaly(ev(evs, 0), "bad_reply"));
-	CHECK(!has_anomaly(ev(evs, 0), "unmatched_reply"));
+	CHECK(dtest_has_anomaly(ev(evs, 0), "gap"));
+	CHECK(!dtest_has_anomaly(ev(evs, 0), "bad_reply"));
+	CHECK(!dtest_has_anomaly(ev(evs, 0), "unmatched_reply"));
 	json_decref(evs);
 
 	/* close in the middle of a message */
@@ -755,7 +745,7 @@ static void test_gap(void)
 	evs = drv_close(&d);
 	CHECK_INT(json_array_size(evs), 1);
 	CHECK_STR(sget(ev(evs, 0), "smtp.status"), "incomplete");
-	CHECK(has_anomaly(ev(evs, 0), "truncated_message"));
+	CHECK(dtest_has_anomaly(ev(evs, 0), "truncated_message"));
 	CHECK_STR(sget(ev(evs, 0), "email.subject"), "never ends");
 	json_decref(evs);
 }
@@ -777,11 +767,11 @@ static void test_garbage(void)
 		"S: 221 bye\n");
 	CHECK_INT(json_array_size(evs), 1);
 	json_t *e = ev(evs, 0);
-	CHECK(has_anomaly(e, "bad_command"));
-	CHECK(has_anomaly(e, "bad_reply"));
+	CHECK(dtest_has_anomaly(e, "bad_command"));
+	CHECK(dtest_has_anomaly(e, "bad_reply"));
 	CHECK_INT(iget(e, "smtp.bad_commands"), 3);
-	CHECK(!has_anomaly(e, "unmatched_reply"));
-	CHECK(has_anomaly(e, "invalid_utf8"));
+	CHECK(!dtest_has_anomaly(e, "unmatched_reply"));
+	CHECK(dtest_has_anomaly(e, "invalid_utf8"));
 	CHECK(sget(e, "smtp.mail_from") != NULL);
 	json_decref(evs);
 
@@ -800,7 +790,7 @@ static void test_garbage(void)
 		"S: 250 ok\n");
 	CHECK_INT(json_array_size(evs), 2);
 	CHECK_STR(sget(ev(evs, 0), "smtp.mail_from"), "a@x.example");
-	CHECK(has_anomaly(ev(evs, 1), "too_many_transactions"));
+	CHECK(dtest_has_anomaly(ev(evs, 1), "too_many_transactions"));
 	CHECK_INT(iget(ev(evs, 1), "smtp.transactions_dropped"), 1);
 	json_decref(evs);
 }
@@ -829,7 +819,7 @@ static void test_midstream(void)
 	CHECK_STR(sget(json_array_get(dtest_get(e, "smtp.rcpt_rejected"), 0), "address"), "b@y.example");
 	CHECK_STR(sget(e, "smtp.status"), "sent");
 	CHECK_STR(sget(e, "email.subject"), "mid");
-	CHECK(!has_anomaly(e, "unmatched_reply"));
+	CHECK(!dtest_has_anomaly(e, "unmatched_reply"));
 	json_decref(evs);
 
 	/* the capture began inside a message: skip to the next command */
@@ -846,8 +836,8 @@ static void test_midstream(void)
 	e = ev(evs, 0);
 	CHECK_STR(sget(e, "smtp.mail_from"), "a@x.example");
 	CHECK_STR(sget(e, "smtp.status"), "aborted");
-	CHECK(!has_anomaly(e, "bad_command"));
-	CHECK(!has_anomaly(e, "bad_sequence"));
+	CHECK(!dtest_has_anomaly(e, "bad_command"));
+	CHECK(!dtest_has_anomaly(e, "bad_sequence"));
 	json_decref(evs);
 
 	/* bare-LF client (dtest transcripts are CRLF): ends at LF . LF */
