@@ -12,10 +12,11 @@
  * bytes followed by CRLF or LF is an ordinary LR_LINE. A CR is part of the
  * terminator only right before the LF; anywhere else it is data.
  *
- * Ownership: lr_init() allocates the buffer (limit + 1 bytes: the extra one
- * holds a CR that may end a full-length line while its LF is still to come),
- * lr_free() frees it; a struct linereader is embedded in the dissector
- * state. */
+ * Ownership: the reader allocates its buffer the first time a line is
+ * split across calls and grows it as needed, to at most limit + 1 bytes
+ * (the extra one holds a CR that may end a full-length line while its LF
+ * is still to come); lr_free() frees it. A struct linereader is embedded
+ * in the dissector state. */
 #ifndef MAILSIFT_LINEREADER_H
 #define MAILSIFT_LINEREADER_H
 
@@ -31,7 +32,8 @@ enum lr_status {
 struct linereader {
 	uint8_t *buf;
 	size_t len;
-	size_t limit;
+	size_t cap;   /* bytes allocated in buf */
+	size_t limit; /* 0: lr_init failed, the reader takes nothing */
 	uint8_t discarding; /* inside an over-long line: drop until LF */
 	uint8_t reported;   /* the over-long line being discarded was already
 	                     * returned (set together with discarding) */
@@ -42,8 +44,8 @@ struct lr_span {
 	size_t len;
 };
 
-/* 0 on success; -1 (reader left empty, lr_free still safe) when limit is 0
- * or the buffer cannot be allocated. */
+/* 0 on success; -1 (reader left empty, lr_free still safe) when limit is
+ * 0 or SIZE_MAX. Allocates nothing. */
 int lr_init(struct linereader *lr, size_t limit);
 /* Frees the buffer; accepts NULL and a reader whose lr_init failed. */
 void lr_free(struct linereader *lr);

@@ -1,8 +1,9 @@
 /* email.c - streaming RFC 5322 + MIME message parser (see email.h).
  *
- * Ownership: email_new() allocates the parser, its line buffer (line_max
- * bytes, at least LINE_MIN), the SHA-256 context and small scratch
- * buffers; the header field buffer grows on demand up to FIELD_CAP. Each
+ * Ownership: email_new() allocates the parser, its line buffer (LINE_MIN
+ * bytes, grown on demand up to line_max), the SHA-256 context and small
+ * scratch buffers; the header field buffer grows on demand up to
+ * FIELD_CAP and the multipart stack up to mime_depth_max. Each
  * stored header value, address and attachment record is allocated once
  * when its header/part ends, cut at field_max. email_free() releases all
  * of it. Message bytes are never retained beyond one line: bodies are
@@ -83,8 +84,6 @@ struct urlscan {
 	int in_url;
 };
 
-#define DEC_STAGE 4096
-
 struct email {
 	struct mail_limits lim;
 	size_t field_max;
@@ -96,7 +95,8 @@ struct email {
 
 	/* line assembly */
 	uint8_t *lbuf;
-	size_t llen, lcap;
+	size_t llen, lcap;  /* lcap: the line limit */
+	size_t lalloc;      /* bytes allocated in lbuf, LINE_MIN..lcap */
 	int ldiscard;     /* over-long header line: drop to LF */
 	int lcont;        /* body line flushed in pieces: not a boundary */
 
@@ -110,7 +110,7 @@ struct email {
 
 	struct entity ent;
 	struct frame *frames;
-	size_t depth;
+	size_t depth, frames_cap;
 	int digest_parent;
 
 	/* current leaf */
@@ -122,10 +122,6 @@ struct email {
 	struct codec_qp qp;
 	const char *eol;  /* line end held back: it may belong to a boundary */
 	uint64_t leaf_size;
-	/* Decoded bytes are staged here so hashing, magic and URL scanning
-	 * run per few KB rather than per 57-byte base64 line. */
-	uint8_t dec[DEC_STAGE];
-	size_t declen;
 	uint8_t mprefix[MAGIC_PREFIX];
 	size_t mlen;
 	EVP_MD_CTX *sha;
@@ -479,26 +475,11 @@ static void leaf_consume(struct email *e, const uint8_t *d, size_t n)
 		url_scan(e, d, n);
 }
 
-static void dec_flush(struct email *e)
-{
-	if (e->declen) {
-		leaf_consume(e, e->dec, e->declen);
-		e->declen = 0;
-	}
-}
-
+/* Decoders hand over up to a few KB at a time: content arrives as runs
+ * of lines (content_run), not line by line. */
 static void leaf_sink(void *arg, const uint8_t *d, size_t n)
 {
-	struct email *e = arg;
-	if (n >= DEC_STAGE) {
-		dec_flush(e);
-		leaf_consume(e, d, n);
-		return;
-	}
-	if (e->declen + n > DEC_STAGE)
-		dec_flush(e);
-	memcpy(e->dec + e->declen, d, n);
-	e->declen += n;
+	leaf_consume(arg, d, n);
 }
 
 static void leaf_data(struct email *e, const uint8_t *d, size_t n)
@@ -559,7 +540,6 @@ static void leaf_begin(struct email *e)
 	codec_b64_init(&e->b64);
 	codec_qp_init(&e->qp);
 	e->leaf_size = 0;
-	e->declen = 0;
 	e->mlen = 0;
 	url_reset(&e->url);
 	if (e->leaf_attach)
@@ -583,7 +563,6 @@ static void leaf_end(struct email *e)
 		if (e->qp.bad)
 			anomaly_raise(&e->an, ANOMALY_BAD_QUOTED_PRINTABLE);
 	}
-	dec_flush(e);
 	if (!e->leaf_attach)
 		return;
 	if (e->natt == e->attcap) {
@@ -632,6 +611,23 @@ static void entity_reset(struct email *e)
 	e->ftrunc = 0;
 }
 
+/* Room for one more open multipart (frames grow with the nesting seen,
+ * up to the depth limit, rather than being sized for it). */
+static int frames_grow(struct email *e)
+{
+	if (e->depth < e->frames_cap)
+		return 0;
+	size_t nc = e->frames_cap ? e->frames_cap * 2 : 2;
+	if (nc > e->lim.mime_depth_max)
+		nc = e->lim.mime_depth_max;
+	struct frame *f = realloc(e->frames, nc * sizeof *f);
+	if (!f)
+		return -1;
+	e->frames = f;
+	e->frames_cap = nc;
+	return 0;
+}
+
 /* The header block of the current entity ended. */
 static void headers_end(struct email *e)
 {
@@ -641,7 +637,7 @@ static void headers_end(struct email *e)
 	if (!strncmp(ct, "multipart/", 10)) {
 		if (e->ent.blen <= 0) {
 			anomaly_raise(&e->an, ANOMALY_BAD_MIME_BOUNDARY);
-		} else if (e->depth >= e->lim.mime_depth_max) {
+		} else if (e->depth >= e->lim.mime_depth_max || frames_grow(e) != 0) {
 			anomaly_raise(&e->an, ANOMALY_MIME_TOO_DEEP);
 		} else {
 			struct frame *f = &e->frames[e->depth++];
@@ -779,6 +775,27 @@ static void count_header(struct email *e, size_t n)
 		e->counts.header_bytes += n;
 }
 
+/* Room in the line buffer after llen, grown towards `want` bytes in all
+ * (doubling, up to the line limit). Most lines are short, so the buffer
+ * starts at LINE_MIN; when it cannot grow, the line is as full as it gets
+ * and takes the over-long path. */
+static size_t line_room(struct email *e, size_t want)
+{
+	if (want > e->lalloc && e->lalloc < e->lcap) {
+		size_t nc = e->lalloc;
+		while (nc < want && nc < e->lcap)
+			nc *= 2;
+		if (nc > e->lcap)
+			nc = e->lcap;
+		uint8_t *p = realloc(e->lbuf, nc);
+		if (p) {
+			e->lbuf = p;
+			e->lalloc = nc;
+		}
+	}
+	return e->lalloc - e->llen;
+}
+
 /* Bytes up to and including at most one LF (complete says it is there). */
 static void on_piece(struct email *e, const uint8_t *p, size_t n, int complete)
 {
@@ -789,7 +806,8 @@ static void on_piece(struct email *e, const uint8_t *p, size_t n, int complete)
 		return;
 	}
 	while (n) {
-		size_t k = e->lcap - e->llen < n ? e->lcap - e->llen : n;
+		size_t k = line_room(e, e->llen + n);
+		k = k < n ? k : n;
 		memcpy(e->lbuf + e->llen, p, k);
 		e->llen += k;
 		count_header(e, k);
@@ -803,9 +821,10 @@ static void on_piece(struct email *e, const uint8_t *p, size_t n, int complete)
 			process_line(e, e->lbuf, l, cont);
 			return;
 		}
-		if (e->llen < e->lcap)
-			return;
-		/* The buffer is full and the line goes on. */
+		if (n == 0)
+			return; /* the line goes on in later bytes */
+		/* The buffer is full (at the limit, or it could not grow) and
+		 * the line goes on. */
 		if (e->st == ST_HEADERS) {
 			anomaly_raise(&e->an, ANOMALY_LINE_TOO_LONG);
 			size_t l = e->llen;
@@ -850,15 +869,15 @@ struct email *email_new(const struct mail_limits *limits)
 	e->fcap = FIELD_INIT;
 	size_t maxdepth = clamp(e->lim.mime_depth_max, 0, 1024);
 	e->lim.mime_depth_max = maxdepth;
-	e->lbuf = malloc(e->lcap);
+	e->lalloc = LINE_MIN;
+	e->lbuf = malloc(e->lalloc);
 	e->fbuf = malloc(e->fcap);
 	e->filename = malloc(e->field_max + 1);
 	e->name = malloc(e->field_max + 1);
 	e->scratch = malloc(e->field_max + 1);
-	e->frames = malloc((maxdepth ? maxdepth : 1) * sizeof *e->frames);
 	e->sha = EVP_MD_CTX_new();
 	charset_cache_init(&e->cs);
-	if (!e->lbuf || !e->fbuf || !e->filename || !e->name || !e->scratch || !e->frames || !e->sha) {
+	if (!e->lbuf || !e->fbuf || !e->filename || !e->name || !e->scratch || !e->sha) {
 		email_free(e);
 		return NULL;
 	}
@@ -907,12 +926,65 @@ void email_free(struct email *e)
 	free(e);
 }
 
+/* Length of the run of complete lines at the start of d[0..n) that no
+ * open multipart can end: with boundaries open, lines that do not start
+ * with '-'; without, every complete line. 0 when d starts with a
+ * possible boundary or holds no complete line. */
+static size_t plain_lines(const struct email *e, const uint8_t *d, size_t n)
+{
+	if (!e->depth) {
+		const uint8_t *lf = memrchr(d, '\n', n);
+		return lf ? (size_t)(lf - d) + 1 : 0;
+	}
+	size_t end = 0, pos = 0;
+	while (pos < n && d[pos] != '-') {
+		const uint8_t *dash = memchr(d + pos, '-', n - pos);
+		size_t stop = dash ? (size_t)(dash - d) : n;
+		const uint8_t *lf = memrchr(d + pos, '\n', stop - pos);
+		if (lf)
+			end = (size_t)(lf - d) + 1;
+		if (!dash || d[stop - 1] == '\n')
+			break; /* the end, or a '-' that starts a line */
+		/* a '-' inside a line: carry on after that line */
+		lf = memchr(d + stop, '\n', n - stop);
+		if (!lf)
+			break;
+		end = pos = (size_t)(lf - d) + 1;
+	}
+	return end;
+}
+
+/* Fast path for content: when a line starts here and the parser is in a
+ * body, preamble or epilogue, hand the run of lines that cannot be
+ * boundaries on as one span rather than line by line through the line
+ * buffer. The output is the same: line ends inside the run are content,
+ * and the last one is held back as process_line would. Returns the bytes
+ * consumed. */
+static size_t content_run(struct email *e, const uint8_t *d, size_t n)
+{
+	if (e->llen || e->ldiscard || e->lcont || e->st == ST_HEADERS || e->st == ST_DONE)
+		return 0;
+	size_t run = plain_lines(e, d, n);
+	if (run && e->st == ST_BODY) {
+		size_t eol = run >= 2 && d[run - 2] == '\r' ? 2 : 1;
+		body_bytes(e, d, run - eol);
+		e->eol = eol == 2 ? "\r\n" : "\n";
+	}
+	return run;
+}
+
 void email_feed(struct email *e, const uint8_t *data, size_t len)
 {
 	if (!e || e->finished)
 		return;
 	e->counts.raw_bytes += len;
 	while (len) {
+		size_t run = content_run(e, data, len);
+		if (run) {
+			data += run;
+			len -= run;
+			continue;
+		}
 		const uint8_t *nl = memchr(data, '\n', len);
 		size_t take = nl ? (size_t)(nl - data) + 1 : len;
 		on_piece(e, data, take, nl != NULL);

@@ -1,24 +1,43 @@
 /* linereader.c - bounded incremental line splitter (see linereader.h).
  *
- * Ownership: the reader owns buf (limit + 1 bytes, from lr_init until
- * lr_free). A returned span points either into the caller's bytes (the
+ * Ownership: the reader owns buf from its first split line until
+ * lr_free. A returned span points either into the caller's bytes (the
  * whole line arrived in one call: zero copy) or into buf (the line was
  * split across calls); either way it is valid only until the next call.
- * Memory per reader is fixed at init: hostile input can make a line as
- * long as it likes, the reader keeps at most limit + 1 bytes of it. */
+ * buf starts small and doubles as split lines need it, never beyond
+ * limit + 1 bytes: hostile input can make a line as long as it likes,
+ * the reader keeps at most limit + 1 bytes of it, and a session whose
+ * lines always arrive whole never allocates at all. */
 #include <stdlib.h>
 #include <string.h>
 #include "linereader.h"
+
+#define LR_FIRST_CAP 128
 
 int lr_init(struct linereader *lr, size_t limit)
 {
 	memset(lr, 0, sizeof *lr);
 	if (limit == 0 || limit == SIZE_MAX)
 		return -1;
-	lr->buf = malloc(limit + 1);
-	if (!lr->buf)
-		return -1;
 	lr->limit = limit;
+	return 0;
+}
+
+/* Room for `need` bytes in buf; 0 on success. */
+static int lr_reserve(struct linereader *lr, size_t need)
+{
+	if (need <= lr->cap)
+		return 0;
+	size_t nc = lr->cap ? lr->cap : LR_FIRST_CAP;
+	while (nc < need)
+		nc *= 2;
+	if (nc > lr->limit + 1)
+		nc = lr->limit + 1;
+	uint8_t *p = realloc(lr->buf, nc);
+	if (!p)
+		return -1;
+	lr->buf = p;
+	lr->cap = nc;
 	return 0;
 }
 
@@ -28,6 +47,7 @@ void lr_free(struct linereader *lr)
 		return;
 	free(lr->buf);
 	lr->buf = NULL;
+	lr->cap = 0;
 	lr->len = 0;
 }
 
@@ -59,7 +79,7 @@ enum lr_status lr_next(struct linereader *lr, const uint8_t **data, size_t *len,
 {
 	line->ptr = NULL;
 	line->len = 0;
-	if (!lr->buf)
+	if (!lr->limit)
 		return LR_NEED_MORE; /* lr_init failed: a dead reader, not a crash */
 	while (*len > 0) {
 		const uint8_t *p = *data;
@@ -93,6 +113,18 @@ enum lr_status lr_next(struct linereader *lr, const uint8_t **data, size_t *len,
 		take = lr->limit + 1 - lr->len;
 		if (take > seg)
 			take = seg;
+		if (lr_reserve(lr, lr->len + take) != 0) {
+			/* out of memory: lose this line, not the session */
+			lr->len = 0;
+			if (lf) {
+				consume(data, len, seg + 1);
+				continue;
+			}
+			consume(data, len, seg);
+			lr->discarding = 1;
+			lr->reported = 1;
+			return LR_NEED_MORE;
+		}
 		memcpy(lr->buf + lr->len, p, take);
 		total = lr->len + seg;
 		last = seg ? p[seg - 1] : (lr->len ? lr->buf[lr->len - 1] : 0);

@@ -2,6 +2,7 @@
  * decoders (codec.c), encoded words and parameters (rfc2047.c), file type
  * detection (magic.c), UTF-8 repair (utf8.c) and address lists
  * (mailaddr.c), on readable text. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
@@ -90,6 +91,109 @@ static void test_codec(void)
 	CHECK_INT(codec_q_decode_str("a=3", 3, buf, sizeof buf, 1), -1);
 	CHECK_INT(codec_pct_decode_str("x%20y%2", 7, buf, sizeof buf), -1);
 	CHECK_INT(codec_b64_decode_str("SGk=", 4, buf, 1), -1); /* no room */
+}
+
+struct big {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static void big_sink(void *arg, const uint8_t *d, size_t n)
+{
+	struct big *o = arg;
+	if (o->len + n <= o->cap) {
+		memcpy(o->buf + o->len, d, n);
+		o->len += n;
+	}
+}
+
+static int b64_big(const uint8_t *in, size_t n, size_t step, struct big *o)
+{
+	struct codec_b64 s;
+	codec_b64_init(&s);
+	o->len = 0;
+	for (size_t i = 0; i < n; i += step)
+		codec_b64_feed(&s, in + i, i + step > n ? n - i : step, big_sink, o);
+	codec_b64_finish(&s, big_sink, o);
+	return s.bad;
+}
+
+/* Plain base64 with a CRLF every `wrap` characters (0: none). */
+static size_t b64_encode(const uint8_t *d, size_t n, size_t wrap, uint8_t *out)
+{
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0, col = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t q = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
+		             (i + 2 < n ? d[i + 2] : 0);
+		char c[4] = { al[q >> 18], al[(q >> 12) & 63], i + 1 < n ? al[(q >> 6) & 63] : '=',
+		              i + 2 < n ? al[q & 63] : '=' };
+		for (int k = 0; k < 4; k++) {
+			out[o++] = (uint8_t)c[k];
+			if (wrap && ++col == wrap) {
+				out[o++] = '\r';
+				out[o++] = '\n';
+				col = 0;
+			}
+		}
+	}
+	return o;
+}
+
+/* The AVX2 path must give exactly what the scalar path gives: on
+ * wrapped and unwrapped text of many lengths, fed in pieces of many
+ * sizes, and with every byte value planted at every place of a block. */
+static void test_b64_simd(void)
+{
+	enum { N = 20000 };
+	uint8_t *raw = malloc(N), *enc = malloc(N * 2), *bad = malloc(N * 2);
+	struct big a = { malloc(N), 0, N }, b = { malloc(N), 0, N };
+	uint32_t x = 12345;
+	for (size_t i = 0; i < N; i++) {
+		x = x * 1103515245u + 12345u;
+		raw[i] = (uint8_t)(x >> 16);
+	}
+	int have = codec_b64_simd(1);
+	static const size_t lens[] = { 0, 1, 2, 3, 23, 24, 25, 47, 48, 49, 57, 96, 1000, 4096, 12345 };
+	static const size_t wraps[] = { 0, 76, 64, 32, 7 };
+	static const size_t steps[] = { 1, 5, 31, 32, 33, 100, 4097, 1 << 20 };
+	for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+		for (size_t wi = 0; wi < sizeof wraps / sizeof wraps[0]; wi++) {
+			size_t n = b64_encode(raw, lens[li], wraps[wi], enc);
+			for (size_t si = 0; si < sizeof steps / sizeof steps[0]; si++) {
+				if (steps[si] == 1 && lens[li] > 1000)
+					continue;
+				codec_b64_simd(1);
+				CHECK_INT(b64_big(enc, n, steps[si], &a), 0);
+				codec_b64_simd(0);
+				CHECK_INT(b64_big(enc, n, steps[si], &b), 0);
+				CHECK_INT(a.len, lens[li]);
+				CHECK_INT(b.len, lens[li]);
+				CHECK(!memcmp(a.buf, raw, lens[li]));
+				CHECK(!memcmp(b.buf, raw, lens[li]));
+			}
+		}
+	/* every byte value at every offset of the second 32-character block */
+	size_t n = b64_encode(raw, 300, 0, enc);
+	for (int c = 0; c < 256; c++)
+		for (size_t at = 32; at < 64; at += 5) {
+			memcpy(bad, enc, n);
+			bad[at] = (uint8_t)c;
+			codec_b64_simd(1);
+			int ba = b64_big(bad, n, n, &a);
+			codec_b64_simd(0);
+			int bb = b64_big(bad, n, n, &b);
+			CHECK_INT(ba, bb);
+			CHECK_INT(a.len, b.len);
+			CHECK(!memcmp(a.buf, b.buf, a.len));
+		}
+	codec_b64_simd(1);
+	printf("base64 AVX2 path %s\n", have ? "compared with scalar" : "not available: scalar only");
+	free(raw);
+	free(enc);
+	free(bad);
+	free(a.buf);
+	free(b.buf);
 }
 
 static void test_rfc2047(void)
@@ -280,6 +384,7 @@ static void test_mailaddr(void)
 int main(void)
 {
 	test_codec();
+	test_b64_simd();
 	test_rfc2047();
 	test_magic();
 	test_utf8();
