@@ -27,7 +27,7 @@ struct sensor_config {
 	size_t max_flows;          /* whole sensor; split across workers */
 	uint64_t idle_timeout_usec;
 	uint64_t closed_linger_usec;
-	size_t ring_bytes;         /* per worker */
+	size_t ring_bytes;         /* per worker; 0: by input (live or replay) */
 	int all_flows;
 	struct mail_limits limits;
 	const char *policy_path;   /* reloaded on SIGHUP */

@@ -29,7 +29,7 @@ static void usage(FILE *f)
 	      "      --workers N        worker threads (default: cores - 1, at least 1)\n"
 	      "      --max-flows N      flows tracked at once, all workers (default 1000000)\n"
 	      "      --idle-timeout S   seconds of packet time before an idle flow ends (300)\n"
-	      "      --ring-mb N        per-worker packet ring size in MiB (default 32)\n"
+	      "      --ring-mb N        per-worker packet ring size in MiB (default 32 live, 2 replay)\n"
 	      "      --limit NAME=N     a dissector limit (see docs/reference.md), repeatable\n"
 	      "detection and enrichment\n"
 	      "      --policy FILE      detection policy (JSON); default: policies/default.json\n"
