@@ -101,6 +101,8 @@ struct flow {
 	uint8_t probe_buf[2][FLOW_PROBE_MAX];
 	struct reasm_stream rs[2];
 	uint32_t gaps;
+	uint8_t finished;                /* dissection over (state freed), record kept */
+	char *server_name;               /* from the dissector at its end; owned */
 
 	/* HTTP CONNECT tunnel in front of the mail protocol: while hdr_skip
 	 * is set for a direction its HTTP header block is skipped, then

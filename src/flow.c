@@ -101,6 +101,7 @@ void flow_table_free(struct flow_table *t)
 			while (f) {
 				struct flow *next = f->hnext;
 				free(f->ndpi);
+				free(f->server_name);
 				free(f);
 				f = next;
 			}

@@ -464,6 +464,43 @@ static void tcp_payload(struct worker *w, struct flow *f, enum dir dir, const st
 		release_streams(w, f);
 }
 
+/* The dissector's part of a flow's end: queued data handed over (holes
+ * declared as gaps), on_close, its state and reassembly freed. It runs
+ * when the connection closes with nothing left queued, so a closed
+ * flow's few KB of parser state are not held through the linger, or
+ * else when the flow is removed. The flow record (counters, nDPI) stays
+ * until removal. w->cur must be f. */
+static void finish_dissection(struct worker *w, struct flow *f)
+{
+	if (f->finished)
+		return;
+	f->finished = 1;
+	w->dctx.now_usec = f->last_usec;
+	if (f->dmode == FLOW_D_ACTIVE) {
+		for (int dir = 0; dir < 2; dir++) {
+			struct sink_ctx sc = { w, f, (enum dir)dir };
+			struct reasm_sink sink = { sink_deliver, sink_gap, &sc };
+			reasm_stream_flush(w->pool, &f->rs[dir], &sink);
+		}
+	}
+	if (f->d && f->dstate) {
+		char server_name[256] = "";
+		w->dctx.now_usec = f->last_usec;
+		f->d->on_close(f->dstate, &w->dctx);
+		if (f->d->server_name)
+			f->d->server_name(f->dstate, server_name, sizeof server_name);
+		f->d->state_free(f->dstate);
+		f->dstate = NULL;
+		if (server_name[0])
+			f->server_name = strdup(server_name);
+	}
+	for (int dir = 0; dir < 2; dir++)
+		w->st.reasm_dup_bytes += f->rs[dir].dup_bytes;
+	release_streams(w, f);
+	if (f->dmode == FLOW_D_ACTIVE || f->dmode == FLOW_D_PROBING)
+		f->dmode = FLOW_D_STOPPED;
+}
+
 /* ---------------- per-packet path ---------------- */
 
 static int tls_server_seen(const struct ndpi_flow_struct *n)
@@ -572,6 +609,8 @@ static void handle_packet(struct worker *w, struct pkt *p, uint32_t hash)
 		if (p->tcp_flags & TCP_SYN)
 			reasm_stream_syn(&f->rs[dir], p->seq);
 		tcp_payload(w, f, dir, p);
+		if (f->tcp_state == FLOW_TCP_CLOSED && !f->rs[0].queued_segs && !f->rs[1].queued_segs)
+			finish_dissection(w, f);
 	} else {
 		d->payload += p->payload_wire_len;
 	}
@@ -588,28 +627,7 @@ static void on_flow_remove(struct flow *f, enum flow_reason why, void *user)
 	else if (why == FLOW_REASON_TIMEOUT)
 		w->st.flows_timeout++;
 	w->cur = f;
-	w->dctx.now_usec = f->last_usec;
-	if (f->dmode == FLOW_D_ACTIVE) {
-		/* Hand over what is still queued, holes declared as gaps. */
-		for (int dir = 0; dir < 2; dir++) {
-			struct sink_ctx sc = { w, f, (enum dir)dir };
-			struct reasm_sink sink = { sink_deliver, sink_gap, &sc };
-			reasm_stream_flush(w->pool, &f->rs[dir], &sink);
-		}
-	}
-	char server_name[256] = "";
-	if (f->d && f->dstate) {
-		w->dctx.now_usec = f->last_usec;
-		f->d->on_close(f->dstate, &w->dctx);
-		if (f->d->server_name)
-			f->d->server_name(f->dstate, server_name, sizeof server_name);
-		f->d->state_free(f->dstate);
-		f->dstate = NULL;
-	}
-	for (int dir = 0; dir < 2; dir++) {
-		w->st.reasm_dup_bytes += f->rs[dir].dup_bytes;
-	}
-	release_streams(w, f);
+	finish_dissection(w, f);
 	if (f->ndpi && !f->ndpi_done && !f->ndpi_tls_phase && f->ndpi_master == 0 &&
 	    f->ndpi_app == 0) {
 		u_int8_t guessed = 0;
@@ -620,7 +638,9 @@ static void on_flow_remove(struct flow *f, enum flow_reason why, void *user)
 	}
 	if (f->ndpi_master || f->ndpi_app)
 		w->st.ndpi_detected++;
-	emit_flow_event(w, f, why, server_name);
+	emit_flow_event(w, f, why, f->server_name ? f->server_name : "");
+	free(f->server_name);
+	f->server_name = NULL;
 	if (f->ndpi)
 		ndpi_free_flow_data(f->ndpi);
 	w->cur = NULL;
