@@ -20,6 +20,7 @@
 #include <string.h>
 #include "dissector.h"
 #include "dissectors.h"
+#include "dotstuff.h"
 #include "linereader.h"
 #include "email.h"
 #include "anomaly.h"
@@ -362,13 +363,10 @@ static size_t body_bytes(struct pop3_state *s, const uint8_t *p, size_t n)
 			s->bstate = BS_MID;
 			break;
 		default: {
-			const uint8_t *nl = memchr(p + i, '\n', n - i);
-			if (!nl) {
-				i = n;
-			} else {
-				i = (size_t)(nl - p) + 1;
+			int bol = 0;
+			i = dotstuff_next_bol_dot(p, i, n, &bol);
+			if (i < n || bol)
 				s->bstate = BS_BOL;
-			}
 			break;
 		}
 		}

@@ -34,6 +34,7 @@
 #include "dissector.h"
 #include "dissectors.h"
 #include "email.h"
+#include "dotstuff.h"
 #include "linereader.h"
 #include "sasl.h"
 #include "utf8.h"
@@ -555,14 +556,10 @@ static size_t smtp_data_scan(struct smtp_session *s, const uint8_t *p, size_t n,
 			s->dot = SMTP_DOT_MID;
 			/* fall through */
 		case SMTP_DOT_MID: {
-			/* only a line start matters: skip to the next LF */
-			const uint8_t *lf = memchr(p + i, '\n', n - i);
-			if (!lf) {
-				i = n;
-				continue;
-			}
-			i = (size_t)(lf - p) + 1;
-			s->dot = SMTP_DOT_BOL;
+			int bol = 0;
+			i = dotstuff_next_bol_dot(p, i, n, &bol);
+			if (i < n || bol)
+				s->dot = SMTP_DOT_BOL;
 			continue;
 		}
 		case SMTP_DOT_DOT:
