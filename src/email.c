@@ -932,6 +932,8 @@ void email_free(struct email *e)
  * possible boundary or holds no complete line. */
 static size_t plain_lines(const struct email *e, const uint8_t *d, size_t n)
 {
+	if (!d)
+		return 0; /* never, but GCC's -Wnonnull cannot tell under ASan */
 	if (!e->depth) {
 		const uint8_t *lf = memrchr(d, '\n', n);
 		return lf ? (size_t)(lf - d) + 1 : 0;

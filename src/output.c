@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "json_write.h"
 #include "output.h"
 
 struct out_writer {
@@ -123,8 +124,34 @@ void out_buffer_flush(struct out_buffer *b)
 	}
 }
 
+/* Serialise ev straight into the buffer's free space, keeping a byte for
+ * the newline. -1 if it did not fit or json_write_compact refused it. */
+static int buffer_put_event(struct out_buffer *b, const json_t *ev)
+{
+	size_t n;
+
+	if (b->len >= b->cap ||
+	    json_write_compact(ev, b->data + b->len, b->cap - b->len - 1, &n) != 0)
+		return -1;
+	b->data[b->len + n] = '\n';
+	b->len += n + 1;
+	b->lines++;
+	return 0;
+}
+
 void out_buffer_event(struct out_buffer *b, const json_t *ev)
 {
+	/* A failed try leaves bytes past b->len, which mean nothing. If the free
+	 * space was too small, try once more into the emptied buffer. */
+	if (buffer_put_event(b, ev) == 0)
+		return;
+	if (b->len) {
+		out_buffer_flush(b);
+		if (buffer_put_event(b, ev) == 0)
+			return;
+	}
+	/* Larger than the whole buffer, or left to jansson (deep nesting,
+	 * invalid UTF-8): json_dumps writes it or reports the error. */
 	char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
 	if (!s) {
 		atomic_fetch_add(&b->w->errors, 1);
