@@ -96,13 +96,17 @@ static int b64val(int c)
 #include <immintrin.h>
 #define B64_HAVE_AVX2 1
 
-/* Returns the number of input characters decoded: whole blocks of 32
- * alphabet characters, stopping before the first block holding anything
- * else (line breaks, padding, garbage). Each block gives 24 bytes but
- * stores 32, so out needs 8 bytes beyond what it keeps; max_blocks
- * accounts for that. */
+/* Decodes from in[0..n) into out while 32 characters remain to look at
+ * and out has 32 bytes of room (each block stores 32 bytes, keeps 24).
+ * A block of 32 alphabet characters decodes whole. In a block with
+ * anything else, the whole quanta before the first odd byte are kept;
+ * if that byte is a line break (CRLF or LF) at a quantum boundary, the
+ * usual MIME layout, it is skipped and decoding goes on, else the scalar
+ * loop takes over (padding, blanks, garbage). Returns the characters
+ * consumed; *produced gets the bytes written. */
 __attribute__((target("avx2")))
-static size_t b64_blocks_avx2(const uint8_t *in, size_t n, uint8_t *out, size_t max_blocks)
+static size_t b64_run_avx2(const uint8_t *in, size_t n, uint8_t *out, size_t room,
+                           size_t *produced)
 {
 	const __m256i A1 = _mm256_set1_epi8('A' - 1), Z1 = _mm256_set1_epi8('Z' + 1);
 	const __m256i a1 = _mm256_set1_epi8('a' - 1), z1 = _mm256_set1_epi8('z' + 1);
@@ -120,9 +124,9 @@ static size_t b64_blocks_avx2(const uint8_t *in, size_t n, uint8_t *out, size_t 
 	const __m256i order = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
 	                                       2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
 	const __m256i pack = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
-	size_t blocks = 0;
-	while (blocks < max_blocks && n - blocks * 32 >= 32) {
-		__m256i x = _mm256_loadu_si256((const __m256i *)(in + blocks * 32));
+	size_t pos = 0, o = 0;
+	while (n - pos >= 32 && room - o >= 32) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(in + pos));
 		/* signed compares: bytes >= 0x80 are negative and match no class */
 		__m256i up = _mm256_and_si256(_mm256_cmpgt_epi8(x, A1), _mm256_cmpgt_epi8(Z1, x));
 		__m256i lo = _mm256_and_si256(_mm256_cmpgt_epi8(x, a1), _mm256_cmpgt_epi8(z1, x));
@@ -131,22 +135,38 @@ static size_t b64_blocks_avx2(const uint8_t *in, size_t n, uint8_t *out, size_t 
 		__m256i sl = _mm256_cmpeq_epi8(x, slash);
 		__m256i valid = _mm256_or_si256(_mm256_or_si256(up, lo),
 		                                _mm256_or_si256(dg, _mm256_or_si256(pl, sl)));
-		if ((uint32_t)_mm256_movemask_epi8(valid) != UINT32_MAX)
+		uint32_t vmask = (uint32_t)_mm256_movemask_epi8(valid);
+		/* valid characters before the first odd one (32: none odd) */
+		unsigned good = vmask == UINT32_MAX ? 32 : (unsigned)__builtin_ctz(~vmask);
+		if (good >= 4) {
+			__m256i off = _mm256_or_si256(
+				_mm256_or_si256(_mm256_and_si256(up, off_upper),
+				                _mm256_and_si256(lo, off_lower)),
+				_mm256_or_si256(_mm256_and_si256(dg, off_digit),
+				                _mm256_or_si256(_mm256_and_si256(pl, off_plus),
+				                                _mm256_and_si256(sl, off_slash))));
+			__m256i v = _mm256_add_epi8(x, off);
+			v = _mm256_maddubs_epi16(v, pair);
+			v = _mm256_madd_epi16(v, quad);
+			v = _mm256_shuffle_epi8(v, order);
+			v = _mm256_permutevar8x32_epi32(v, pack);
+			_mm256_storeu_si256((__m256i *)(out + o), v);
+			o += good / 4 * 3;
+			pos += good / 4 * 4;
+		}
+		if (good == 32)
+			continue;
+		if (good % 4)
+			break; /* a quantum broken by the odd byte: scalar */
+		if (in[pos] == '\r' && n - pos >= 2 && in[pos + 1] == '\n')
+			pos += 2;
+		else if (in[pos] == '\n')
+			pos += 1;
+		else
 			break;
-		__m256i off = _mm256_or_si256(
-			_mm256_or_si256(_mm256_and_si256(up, off_upper), _mm256_and_si256(lo, off_lower)),
-			_mm256_or_si256(_mm256_and_si256(dg, off_digit),
-			                _mm256_or_si256(_mm256_and_si256(pl, off_plus),
-			                                _mm256_and_si256(sl, off_slash))));
-		__m256i v = _mm256_add_epi8(x, off);
-		v = _mm256_maddubs_epi16(v, pair);
-		v = _mm256_madd_epi16(v, quad);
-		v = _mm256_shuffle_epi8(v, order);
-		v = _mm256_permutevar8x32_epi32(v, pack);
-		_mm256_storeu_si256((__m256i *)(out + blocks * 24), v);
-		blocks++;
 	}
-	return blocks * 32;
+	*produced = o;
+	return pos;
 }
 
 /* -1: not yet known; 0: off (no AVX2, or turned off); 1: on */
@@ -224,14 +244,14 @@ void codec_b64_feed(struct codec_b64 *s, const uint8_t *in, size_t n,
 						w.sink(w.arg, w.buf, olen);
 						olen = 0;
 					}
-					size_t room = (WINDOW - olen - 8) / 24;
-					size_t k = b64_blocks_avx2(in + i, n - i, w.buf + olen, room);
+					size_t made;
+					size_t k = b64_run_avx2(in + i, n - i, w.buf + olen, WINDOW - olen, &made);
 					i += k;
-					olen += k / 4 * 3;
-					if (k)
+					olen += made;
+					if (made)
 						s->pad = 0;
-					if (k < room * 32 || n - i < 32)
-						break; /* an odd block or the end, not a full window */
+					if (WINDOW - olen >= 32 || n - i < 32)
+						break; /* stopped by the input, not by a full window */
 				}
 			}
 #endif
