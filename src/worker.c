@@ -530,8 +530,12 @@ static void run_ndpi(struct worker *w, struct flow *f, const struct pkt *p)
 		 * keep feeding TLS until the server's side was seen. */
 		if (tls)
 			f->ndpi_done = tls_server_seen(f->ndpi);
-		else if (!ndpi_extra_dissection_possible(w->ndpi, f->ndpi))
+		else if (f->parsed || !ndpi_extra_dissection_possible(w->ndpi, f->ndpi))
 			f->ndpi_done = 1;
+		/* f->parsed: our dissector reads this session. nDPI would go on
+		 * parsing every mail line for up to NDPI_MAX_PKTS packets (for
+		 * its own credential and STARTTLS flags), which we do not use:
+		 * its verdict is what we keep. */
 	}
 	if (f->ndpi_pkts >= NDPI_MAX_PKTS)
 		f->ndpi_done = 1;
