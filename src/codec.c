@@ -172,12 +172,17 @@ static size_t b64_run_avx2(const uint8_t *in, size_t n, uint8_t *out, size_t roo
 /* -1: not yet known; 0: off (no AVX2, or turned off); 1: on */
 static _Atomic int b64_simd_state = -1;
 
+static int b64_avx2_available(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") ? 1 : 0;
+}
+
 static int b64_simd_on(void)
 {
 	int st = atomic_load_explicit(&b64_simd_state, memory_order_relaxed);
 	if (st < 0) {
-		__builtin_cpu_init();
-		st = __builtin_cpu_supports("avx2") ? 1 : 0;
+		st = b64_avx2_available();
 		atomic_store_explicit(&b64_simd_state, st, memory_order_relaxed);
 	}
 	return st;
@@ -185,10 +190,9 @@ static int b64_simd_on(void)
 
 int codec_b64_simd(int enable)
 {
-	__builtin_cpu_init();
-	int avail = __builtin_cpu_supports("avx2") ? 1 : 0;
-	atomic_store_explicit(&b64_simd_state, enable && avail, memory_order_relaxed);
-	return enable && avail;
+	int on = enable && b64_avx2_available();
+	atomic_store_explicit(&b64_simd_state, on, memory_order_relaxed);
+	return on;
 }
 #else
 int codec_b64_simd(int enable)

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include "email.h"
 #include "codec.h"
+#include "growbuf.h"
 #include "magic.h"
 #include "mailaddr.h"
 #include "rfc2047.h"
@@ -382,18 +383,7 @@ static void field_end(struct email *e)
 
 static void field_append(struct email *e, const uint8_t *s, size_t n)
 {
-	if (e->flen + n > e->fcap && e->fcap < FIELD_CAP) {
-		size_t nc = e->fcap;
-		while (nc < e->flen + n && nc < FIELD_CAP)
-			nc *= 2;
-		if (nc > FIELD_CAP)
-			nc = FIELD_CAP;
-		char *p = realloc(e->fbuf, nc);
-		if (p) {
-			e->fbuf = p;
-			e->fcap = nc;
-		}
-	}
+	e->fbuf = growbuf(e->fbuf, &e->fcap, e->flen + n, FIELD_INIT, FIELD_CAP);
 	if (e->flen + n > e->fcap) {
 		n = e->fcap - e->flen;
 		if (!e->ftrunc)
@@ -781,18 +771,7 @@ static void count_header(struct email *e, size_t n)
  * and takes the over-long path. */
 static size_t line_room(struct email *e, size_t want)
 {
-	if (want > e->lalloc && e->lalloc < e->lcap) {
-		size_t nc = e->lalloc;
-		while (nc < want && nc < e->lcap)
-			nc *= 2;
-		if (nc > e->lcap)
-			nc = e->lcap;
-		uint8_t *p = realloc(e->lbuf, nc);
-		if (p) {
-			e->lbuf = p;
-			e->lalloc = nc;
-		}
-	}
+	e->lbuf = growbuf(e->lbuf, &e->lalloc, want, LINE_MIN, e->lcap);
 	return e->lalloc - e->llen;
 }
 

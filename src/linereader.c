@@ -10,6 +10,7 @@
  * lines always arrive whole never allocates at all. */
 #include <stdlib.h>
 #include <string.h>
+#include "growbuf.h"
 #include "linereader.h"
 
 #define LR_FIRST_CAP 128
@@ -26,19 +27,8 @@ int lr_init(struct linereader *lr, size_t limit)
 /* Room for `need` bytes in buf; 0 on success. */
 static int lr_reserve(struct linereader *lr, size_t need)
 {
-	if (need <= lr->cap)
-		return 0;
-	size_t nc = lr->cap ? lr->cap : LR_FIRST_CAP;
-	while (nc < need)
-		nc *= 2;
-	if (nc > lr->limit + 1)
-		nc = lr->limit + 1;
-	uint8_t *p = realloc(lr->buf, nc);
-	if (!p)
-		return -1;
-	lr->buf = p;
-	lr->cap = nc;
-	return 0;
+	lr->buf = growbuf(lr->buf, &lr->cap, need, LR_FIRST_CAP, lr->limit + 1);
+	return lr->cap >= need ? 0 : -1;
 }
 
 void lr_free(struct linereader *lr)

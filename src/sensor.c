@@ -41,7 +41,7 @@ void sensor_config_default(struct sensor_config *c)
 	c->max_flows = 1000000;
 	c->idle_timeout_usec = 300 * 1000000ull;
 	c->closed_linger_usec = 5 * 1000000ull;
-	c->ring_bytes = 0; /* sensor_ring_bytes() picks by input */
+	c->ring_bytes = 0; /* by input: RING_LIVE_DEFAULT or RING_REPLAY_DEFAULT */
 	c->sidecar_mode = 0660;
 	mail_limits_default(&c->limits);
 }

@@ -485,7 +485,6 @@ static void finish_dissection(struct worker *w, struct flow *f)
 	}
 	if (f->d && f->dstate) {
 		char server_name[256] = "";
-		w->dctx.now_usec = f->last_usec;
 		f->d->on_close(f->dstate, &w->dctx);
 		if (f->d->server_name)
 			f->d->server_name(f->dstate, server_name, sizeof server_name);
