@@ -24,6 +24,13 @@ static inline int ipu_is_space(uint8_t c)
 
 /* Take the next blank-separated word of [*p, end): *w and *wl get it, *p
  * moves past it. Returns 0 when only blanks were left. */
+/* Slots of a command queue: the pipeline limit, within [1, hard_cap]. */
+static inline size_t ipu_queue_cap(uint64_t pipeline_max, size_t hard_cap)
+{
+	size_t n = pipeline_max < hard_cap ? (size_t)pipeline_max : hard_cap;
+	return n ? n : 1;
+}
+
 int ipu_next_word(const uint8_t **p, const uint8_t *end, const uint8_t **w, size_t *wl);
 
 /* 1 if the span equals word (ASCII case-insensitive, same length). */

@@ -622,9 +622,7 @@ static void *pop3_new(const struct mail_limits *lim)
 	if (!s)
 		return NULL;
 	s->lim = lim;
-	s->qcap = lim->pipeline_max < POP3_QUEUE_CAP ? (size_t)lim->pipeline_max : POP3_QUEUE_CAP;
-	if (s->qcap == 0)
-		s->qcap = 1;
+	s->qcap = ipu_queue_cap(lim->pipeline_max, POP3_QUEUE_CAP);
 	s->q = calloc(s->qcap, sizeof *s->q);
 	s->caps = json_array();
 	s->retrieved = json_array();
