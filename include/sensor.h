@@ -28,6 +28,7 @@ struct sensor_config {
 	uint64_t idle_timeout_usec;
 	uint64_t closed_linger_usec;
 	size_t ring_bytes;         /* per worker; 0: by input (live or replay) */
+	size_t heap_reserve_bytes; /* per worker, resident from the start (hugemem.h) */
 	int all_flows;
 	struct mail_limits limits;
 	const char *policy_path;   /* reloaded on SIGHUP */

@@ -51,7 +51,11 @@ struct worker;
 struct worker *worker_new(unsigned id, struct sensor_shared *shared, size_t ring_bytes,
                           size_t max_flows);
 void worker_free(struct worker *w);
+/* Starts the thread, which finishes initialising the worker on its own
+ * (nDPI, heap reserve); worker_wait_ready() waits for that: 0 ready, -1
+ * failed (the thread has then exited). */
 int worker_start(struct worker *w);
+int worker_wait_ready(struct worker *w);
 void worker_join(struct worker *w);
 struct ring *worker_ring(struct worker *w);
 const struct worker_stats *worker_stats(const struct worker *w);

@@ -30,6 +30,7 @@ static void usage(FILE *f)
 	      "      --max-flows N      flows tracked at once, all workers (default 1000000)\n"
 	      "      --idle-timeout S   seconds of packet time before an idle flow ends (300)\n"
 	      "      --ring-mb N        per-worker packet ring size in MiB (default 32 live, 2 replay)\n"
+	      "      --heap-reserve-mb N  per-worker memory made resident at start, MiB (default 32)\n"
 	      "      --limit NAME=N     a dissector limit (see docs/reference.md), repeatable\n"
 	      "detection and enrichment\n"
 	      "      --policy FILE      detection policy (JSON); default: policies/default.json\n"
@@ -75,7 +76,7 @@ static int parse_u64(const char *s, unsigned long long min, unsigned long long m
 
 enum {
 	OPT_NO_PROMISC = 256, OPT_ALL_FLOWS, OPT_WORKERS, OPT_MAX_FLOWS, OPT_IDLE,
-	OPT_RING, OPT_LIMIT, OPT_POLICY, OPT_CHECK_POLICY, OPT_GEOIP, OPT_ASN,
+	OPT_RING, OPT_HEAP_RESERVE, OPT_LIMIT, OPT_POLICY, OPT_CHECK_POLICY, OPT_GEOIP, OPT_ASN,
 	OPT_SIDECAR, OPT_SIDECAR_MODE, OPT_SIDECAR_UID, OPT_SIDECAR_FILE, OPT_NO_POLICY,
 };
 
@@ -91,6 +92,7 @@ static const struct option long_opts[] = {
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "ring-mb", required_argument, NULL, OPT_RING },
+	{ "heap-reserve-mb", required_argument, NULL, OPT_HEAP_RESERVE },
 	{ "limit", required_argument, NULL, OPT_LIMIT },
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "check-policy", required_argument, NULL, OPT_CHECK_POLICY },
@@ -194,6 +196,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.ring_bytes = (size_t)v << 20;
+			break;
+		case OPT_HEAP_RESERVE:
+			if (parse_u64(optarg, 0, 48, &v) != 0) {
+				fprintf(stderr, "mailsift: bad --heap-reserve-mb '%s' (0..48)\n", optarg);
+				return 2;
+			}
+			cfg.heap_reserve_bytes = (size_t)v << 20;
 			break;
 		case OPT_LIMIT:
 			if (mail_limits_set(&cfg.limits, optarg) != 0) {

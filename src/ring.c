@@ -40,6 +40,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "hugemem.h"
 #include "ring.h"
 
 #define RING_CACHELINE 64
@@ -148,7 +149,7 @@ struct ring *ring_new(size_t capacity_bytes)
 	if (!r)
 		return NULL;
 	memset(r, 0, sizeof *r);
-	r->buf = aligned_alloc(RING_CACHELINE, cap);
+	r->buf = hugemem_alloc(cap);
 	if (!r->buf) {
 		free(r);
 		return NULL;
@@ -169,7 +170,7 @@ void ring_free(struct ring *r)
 {
 	if (!r)
 		return;
-	free(r->buf);
+	hugemem_free(r->buf, r->cap);
 	free(r);
 }
 

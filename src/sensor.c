@@ -16,6 +16,7 @@
 #include "event_sink.h"
 #include "output.h"
 #include "ring.h"
+#include "hugemem.h"
 #include "sensor.h"
 #include "sensor_shared.h"
 #include "worker.h"
@@ -30,6 +31,9 @@ volatile sig_atomic_t sensor_reload_requested;
  * cache does better than a large one. */
 #define RING_LIVE_DEFAULT (32u << 20)
 #define RING_REPLAY_DEFAULT (2u << 20)
+/* Per-worker heap made resident at start: the working set of about 2,000
+ * concurrent mail flows (see hugemem.h). */
+#define HEAP_RESERVE_DEFAULT ((size_t)32 << 20)
 
 void sensor_config_default(struct sensor_config *c)
 {
@@ -42,6 +46,7 @@ void sensor_config_default(struct sensor_config *c)
 	c->idle_timeout_usec = 300 * 1000000ull;
 	c->closed_linger_usec = 5 * 1000000ull;
 	c->ring_bytes = 0; /* by input: RING_LIVE_DEFAULT or RING_REPLAY_DEFAULT */
+	c->heap_reserve_bytes = HEAP_RESERVE_DEFAULT;
 	c->sidecar_mode = 0660;
 	mail_limits_default(&c->limits);
 }
@@ -142,7 +147,7 @@ static int open_capture(struct capture *c, char *err, size_t errsz)
 		}
 		/* libpcap never closes stdin, so its buffer must outlive us */
 		static char stdin_buf[REPLAY_STDIO_BUF];
-		char *buf = is_stdin ? stdin_buf : (c->read_buf = malloc(REPLAY_STDIO_BUF));
+		char *buf = is_stdin ? stdin_buf : (c->read_buf = hugemem_alloc(REPLAY_STDIO_BUF));
 		if (buf)
 			setvbuf(f, buf, _IOFBF, REPLAY_STDIO_BUF);
 		c->pcap = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, pe);
@@ -396,15 +401,27 @@ int sensor_run(const struct sensor_config *cfg)
 	size_t per_worker = cfg->max_flows / n + 1;
 	size_t ring_bytes = cfg->ring_bytes ? cfg->ring_bytes
 	                  : cap.live ? RING_LIVE_DEFAULT : RING_REPLAY_DEFAULT;
-	for (unsigned i = 0; i < n; i++) {
-		workers[i] = worker_new(i, &shared, ring_bytes, per_worker);
-		if (!workers[i] || worker_start(workers[i]) != 0) {
-			snprintf(err, sizeof err, "cannot start worker %u", i);
-			for (unsigned k = 0; k < i; k++)
-				push_control(&cap, k, WREC_SHUTDOWN, 0);
-			cap.n = i; /* only the started ones */
-			goto join;
+	/* Freed memory up to twice the reserves stays for reuse, or the first
+	 * free after a reserve would hand it back. */
+	if (cfg->heap_reserve_bytes)
+		hugemem_keep_heap(2 * cfg->heap_reserve_bytes * n);
+	unsigned started = 0;
+	for (; started < n; started++) {
+		workers[started] = worker_new(started, &shared, ring_bytes, per_worker);
+		if (!workers[started] || worker_start(workers[started]) != 0) {
+			snprintf(err, sizeof err, "cannot start worker %u", started);
+			break;
 		}
+	}
+	/* Workers initialise in parallel, each on its own thread. */
+	for (unsigned i = 0; i < started; i++)
+		if (worker_wait_ready(workers[i]) != 0 && !err[0])
+			snprintf(err, sizeof err, "cannot start worker %u: out of memory", i);
+	if (err[0]) {
+		/* A worker that failed has exited; the record waits in its ring. */
+		for (unsigned k = 0; k < started; k++)
+			push_control(&cap, k, WREC_SHUTDOWN, 0);
+		goto join; /* status stays 1: no stats event */
 	}
 	cap.workers = workers;
 	cap.n = n;
@@ -414,7 +431,7 @@ join:
 	for (unsigned i = 0; i < n; i++)
 		if (workers[i])
 			worker_join(workers[i]);
-	if (status == 0 && cap.n == n) {
+	if (status == 0) {
 		event_sink_finish(shared.sink);
 		json_t *ev = stats_event(&cap, workers, n, shared.sink, shared.out);
 		struct out_buffer ob;
@@ -423,8 +440,6 @@ join:
 			out_buffer_free(&ob);
 		}
 		json_decref(ev);
-	} else if (cap.n != n) {
-		status = 1;
 	}
 	for (unsigned i = 0; workers && i < n; i++)
 		worker_free(workers[i]);
@@ -434,7 +449,7 @@ out:
 	out_writer_close(shared.out);
 	if (cap.pcap)
 		pcap_close(cap.pcap); /* closes the FILE too */
-	free(cap.read_buf);
+	hugemem_free(cap.read_buf, REPLAY_STDIO_BUF);
 	if (status != 0 && err[0])
 		fprintf(stderr, "mailsift: %s\n", err);
 	return status;

@@ -11,6 +11,7 @@
 #include "flow.h"
 #include "output.h"
 #include "reasm.h"
+#include "hugemem.h"
 #include "ring.h"
 #include "sensor_shared.h"
 #include "worker.h"
@@ -33,6 +34,11 @@ struct worker {
 	enum flow_reason ending;   /* reason of the flow being removed */
 	pthread_t thread;
 	int started;
+	/* Start-up runs on the worker's own thread, so workers initialise in
+	 * parallel and nDPI's tables land in that thread's heap reserve. */
+	pthread_mutex_t init_lock;
+	pthread_cond_t init_done;
+	int init_status;           /* 0 running, 1 ready, -1 failed */
 	uint64_t now_usec;         /* latest packet/tick time seen */
 	_Atomic uint64_t progress;
 	struct worker_stats st;
@@ -665,10 +671,30 @@ static void publish_progress(struct worker *w, uint64_t t)
 	atomic_store_explicit(&w->progress, t, memory_order_release);
 }
 
+static int worker_init_thread(struct worker *w)
+{
+	hugemem_reserve_heap(w->cfg->heap_reserve_bytes);
+	w->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
+	if (!w->ndpi)
+		return -1;
+	NDPI_PROTOCOL_BITMASK all;
+	NDPI_BITMASK_SET_ALL(all);
+	ndpi_set_protocol_detection_bitmask2(w->ndpi, &all);
+	ndpi_finalize_initialization(w->ndpi);
+	return 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	const struct sensor_config *cfg = w->cfg;
+	int ok = worker_init_thread(w) == 0;
+	pthread_mutex_lock(&w->init_lock);
+	w->init_status = ok ? 1 : -1;
+	pthread_cond_signal(&w->init_done);
+	pthread_mutex_unlock(&w->init_lock);
+	if (!ok)
+		return NULL;
 	for (;;) {
 		size_t len;
 		const struct worker_rec *r = ring_peek_wait(w->ring, &len);
@@ -723,16 +749,13 @@ struct worker *worker_new(unsigned id, struct sensor_shared *shared, size_t ring
 	w->ring = ring_new(ring_bytes);
 	w->flows = flow_table_new(max_flows, on_flow_remove, w);
 	w->pool = reasm_pool_new(&rl);
-	w->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
-	if (!w->ring || !w->flows || !w->pool || !w->ndpi ||
+	pthread_mutex_init(&w->init_lock, NULL);
+	pthread_cond_init(&w->init_done, NULL);
+	if (!w->ring || !w->flows || !w->pool ||
 	    out_buffer_init(&w->out, shared->out, 64 * 1024) != 0) {
 		worker_free(w);
 		return NULL;
 	}
-	NDPI_PROTOCOL_BITMASK all;
-	NDPI_BITMASK_SET_ALL(all);
-	ndpi_set_protocol_detection_bitmask2(w->ndpi, &all);
-	ndpi_finalize_initialization(w->ndpi);
 	return w;
 }
 
@@ -747,6 +770,8 @@ void worker_free(struct worker *w)
 		ndpi_exit_detection_module(w->ndpi);
 	if (w->out.data)
 		out_buffer_free(&w->out);
+	pthread_mutex_destroy(&w->init_lock);
+	pthread_cond_destroy(&w->init_done);
 	free(w);
 }
 
@@ -756,6 +781,16 @@ int worker_start(struct worker *w)
 		return -1;
 	w->started = 1;
 	return 0;
+}
+
+int worker_wait_ready(struct worker *w)
+{
+	pthread_mutex_lock(&w->init_lock);
+	while (w->init_status == 0)
+		pthread_cond_wait(&w->init_done, &w->init_lock);
+	int st = w->init_status;
+	pthread_mutex_unlock(&w->init_lock);
+	return st == 1 ? 0 : -1;
 }
 
 void worker_join(struct worker *w)
