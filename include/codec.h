@@ -39,9 +39,10 @@ void codec_b64_feed(struct codec_b64 *s, const uint8_t *in, size_t n,
  * sextet was left over. */
 void codec_b64_finish(struct codec_b64 *s, codec_sink_fn sink, void *arg);
 
-/* Use the AVX2 base64 path when the CPU has it (the default) or not.
- * Returns whether it is now in use. For tests and benchmarks. */
-int codec_b64_simd(int enable);
+/* The widest base64 path to use, if the CPU has it: 0 scalar, 1 AVX2,
+ * 2 AVX-512 VBMI (the default is the widest the CPU has). Returns the
+ * level now in use. For tests and benchmarks. */
+int codec_b64_simd(int level);
 
 void codec_qp_init(struct codec_qp *s);
 void codec_qp_feed(struct codec_qp *s, const uint8_t *in, size_t n,
