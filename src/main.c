@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "policy.h"
+#include "json_cache.h"
 #include "sensor.h"
 
 #define MAILSIFT_VERSION "0.1.0"
@@ -146,6 +147,7 @@ static int check_policy_file(const char *path)
 
 int main(int argc, char **argv)
 {
+	json_cache_install(); /* before any JSON value exists */
 	struct sensor_config cfg;
 	sensor_config_default(&cfg);
 	static uint32_t uids[MAX_UIDS];

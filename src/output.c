@@ -153,6 +153,10 @@ void out_buffer_event(struct out_buffer *b, const json_t *ev)
 	/* Larger than the whole buffer, or left to jansson (deep nesting,
 	 * invalid UTF-8): json_dumps writes it or reports the error. */
 	char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+	/* json_dumps allocates with jansson's allocator, which may not be
+	 * malloc's (json_cache.h) */
+	json_free_t jfree;
+	json_get_alloc_funcs(NULL, &jfree);
 	if (!s) {
 		atomic_fetch_add(&b->w->errors, 1);
 		return;
@@ -164,12 +168,12 @@ void out_buffer_event(struct out_buffer *b, const json_t *ev)
 		/* A line larger than the buffer goes out on its own, whole. */
 		s[n] = '\n';
 		writer_write(b->w, s, n + 1, 1);
-		free(s);
+		jfree(s);
 		return;
 	}
 	memcpy(b->data + b->len, s, n);
 	b->data[b->len + n] = '\n';
 	b->len += n + 1;
 	b->lines++;
-	free(s);
+	jfree(s);
 }
