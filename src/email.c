@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <openssl/evp.h>
 #include "email.h"
 #include "codec.h"
 #include "growbuf.h"
 #include "magic.h"
 #include "mailaddr.h"
 #include "rfc2047.h"
+#include "sha256.h"
 #include "utf8.h"
 
 #define LINE_MIN 256          /* a boundary line must always fit */
@@ -125,7 +125,7 @@ struct email {
 	uint64_t leaf_size;
 	uint8_t mprefix[MAGIC_PREFIX];
 	size_t mlen;
-	EVP_MD_CTX *sha;
+	struct sha256 *leaf_hash; /* the open attachment's SHA-256 */
 	struct urlscan url;
 
 	/* results */
@@ -457,7 +457,7 @@ static void leaf_consume(struct email *e, const uint8_t *d, size_t n)
 			memcpy(e->mprefix + e->mlen, d, k);
 			e->mlen += k;
 		}
-		EVP_DigestUpdate(e->sha, d, n);
+		sha256_update(e->leaf_hash, d, n);
 		e->leaf_size += n;
 		e->counts.attachment_bytes += n;
 	}
@@ -532,8 +532,10 @@ static void leaf_begin(struct email *e)
 	e->leaf_size = 0;
 	e->mlen = 0;
 	url_reset(&e->url);
-	if (e->leaf_attach)
-		EVP_DigestInit_ex(e->sha, EVP_sha256(), NULL);
+	if (e->leaf_attach) {
+		sha256_free(e->leaf_hash); /* never set here: leaf_end takes it */
+		e->leaf_hash = sha256_new();
+	}
 }
 
 static void leaf_end(struct email *e)
@@ -555,6 +557,10 @@ static void leaf_end(struct email *e)
 	}
 	if (!e->leaf_attach)
 		return;
+	char hex[65];
+	sha256_final_hex(e->leaf_hash, hex);
+	sha256_free(e->leaf_hash);
+	e->leaf_hash = NULL;
 	if (e->natt == e->attcap) {
 		size_t nc = e->attcap ? e->attcap * 2 : 4;
 		struct attach *v = realloc(e->att, nc * sizeof *v);
@@ -574,14 +580,7 @@ static void leaf_end(struct email *e)
 	a->magic = mr.type;
 	a->script_kind = mr.script_kind;
 	a->mismatch = magic_extension_mismatch(fn, mr.type);
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned mdl = 0;
-	EVP_DigestFinal_ex(e->sha, md, &mdl);
-	for (unsigned i = 0; i < mdl && i < 32; i++) {
-		a->sha256[2 * i] = "0123456789abcdef"[md[i] >> 4];
-		a->sha256[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
-	}
-	a->sha256[64] = 0;
+	memcpy(a->sha256, hex, sizeof a->sha256);
 	e->counts.attachments++;
 }
 
@@ -854,9 +853,8 @@ struct email *email_new(const struct mail_limits *limits)
 	e->filename = malloc(e->field_max + 1);
 	e->name = malloc(e->field_max + 1);
 	e->scratch = malloc(e->field_max + 1);
-	e->sha = EVP_MD_CTX_new();
 	charset_cache_init(&e->cs);
-	if (!e->lbuf || !e->fbuf || !e->filename || !e->name || !e->scratch || !e->sha) {
+	if (!e->lbuf || !e->fbuf || !e->filename || !e->name || !e->scratch) {
 		email_free(e);
 		return NULL;
 	}
@@ -883,7 +881,7 @@ void email_free(struct email *e)
 	free(e->name);
 	free(e->scratch);
 	free(e->frames);
-	EVP_MD_CTX_free(e->sha);
+	sha256_free(e->leaf_hash);
 	charset_cache_free(&e->cs);
 	if (e->has_from)
 		addr_free(&e->from);

@@ -1,0 +1,151 @@
+/* test_sha256.c - SHA-256 streams, hashed in pairs: known answers, then
+ * many streams fed in random pieces in random order (so blocks are paired
+ * across streams, parked and flushed in every way), each digest checked
+ * against OpenSSL, with the SHA extensions and without. */
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "sha256.h"
+
+static void openssl_hex(const uint8_t *d, size_t n, char out[65])
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	EVP_Digest(d, n, md, &len, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	out[64] = 0;
+}
+
+static void hex_of(const char *text, char out[65])
+{
+	struct sha256 *s = sha256_new();
+	sha256_update(s, text, strlen(text));
+	sha256_final_hex(s, out);
+	sha256_free(s);
+}
+
+static void test_known(void)
+{
+	char hex[65];
+	hex_of("", hex);
+	CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	hex_of("abc", hex);
+	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	hex_of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", hex);
+	CHECK_STR(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	/* the digest is kept: a second call gives it again */
+	struct sha256 *s = sha256_new();
+	sha256_update(s, "abc", 3);
+	sha256_final_hex(s, hex);
+	sha256_update(s, "more", 4); /* ignored once final */
+	sha256_final_hex(s, hex);
+	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_free(s);
+	sha256_free(NULL);
+}
+
+static uint32_t rnd(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* NSTREAM streams of random lengths, fed in random pieces, interleaved
+ * at random; some are abandoned (freed unfinished) along the way. */
+static void test_interleaved(uint32_t seed)
+{
+	enum { NSTREAM = 24, MAXLEN = 40000 };
+	uint32_t x = seed;
+	uint8_t *data[NSTREAM];
+	size_t len[NSTREAM], pos[NSTREAM];
+	struct sha256 *s[NSTREAM];
+	int abandon[NSTREAM];
+	for (int i = 0; i < NSTREAM; i++) {
+		len[i] = rnd(&x) % 5 == 0 ? rnd(&x) % 200 : rnd(&x) % MAXLEN;
+		data[i] = malloc(len[i] + 1);
+		for (size_t k = 0; k < len[i]; k++)
+			data[i][k] = (uint8_t)rnd(&x);
+		pos[i] = 0;
+		s[i] = sha256_new();
+		abandon[i] = rnd(&x) % 7 == 0;
+	}
+	int open = NSTREAM, bad = 0;
+	while (open) {
+		int i = (int)(rnd(&x) % NSTREAM);
+		if (!s[i])
+			continue;
+		size_t left = len[i] - pos[i];
+		/* pieces from one byte to several KB, often not block-sized */
+		size_t piece = rnd(&x) % 4 == 0 ? rnd(&x) % 70 : rnd(&x) % 3000;
+		if (piece > left)
+			piece = left;
+		sha256_update(s[i], data[i] + pos[i], piece);
+		pos[i] += piece;
+		if (abandon[i] && pos[i] * 2 >= len[i]) {
+			sha256_free(s[i]);
+			s[i] = NULL;
+			open--;
+		} else if (pos[i] == len[i]) {
+			char got[65], want[65];
+			sha256_final_hex(s[i], got);
+			openssl_hex(data[i], len[i], want);
+			if (strcmp(got, want)) {
+				bad++;
+				fprintf(stderr, "stream %d (%zu bytes): %s, want %s\n", i, len[i], got,
+				        want);
+			}
+			sha256_free(s[i]);
+			s[i] = NULL;
+			open--;
+		}
+	}
+	CHECK_INT(bad, 0);
+	for (int i = 0; i < NSTREAM; i++)
+		free(data[i]);
+}
+
+/* every length around the padding edges, fed whole and byte by byte */
+static void test_lengths(void)
+{
+	uint8_t buf[300];
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (uint8_t)(i * 37 + 1);
+	int bad = 0;
+	for (size_t n = 0; n <= sizeof buf; n++) {
+		char want[65], whole[65], bytes[65];
+		openssl_hex(buf, n, want);
+		struct sha256 *a = sha256_new(), *b = sha256_new();
+		sha256_update(a, buf, n);
+		for (size_t k = 0; k < n; k++)
+			sha256_update(b, buf + k, 1);
+		sha256_final_hex(a, whole);
+		sha256_final_hex(b, bytes);
+		bad += strcmp(whole, want) != 0;
+		bad += strcmp(bytes, want) != 0;
+		sha256_free(a);
+		sha256_free(b);
+	}
+	CHECK_INT(bad, 0);
+}
+
+int main(void)
+{
+	int have = sha256_use_extensions(1);
+	for (int ext = have; ext >= 0; ext--) {
+		CHECK_INT(sha256_use_extensions(ext), ext);
+		test_known();
+		test_lengths();
+		for (uint32_t seed = 1; seed <= 20; seed++)
+			test_interleaved(seed * 2654435761u);
+	}
+	printf("SHA extensions %s\n", have ? "tested, and OpenSSL" : "not on this CPU: OpenSSL only");
+	return check_done();
+}
