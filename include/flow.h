@@ -75,6 +75,7 @@ struct flow {
 	uint32_t hash;
 	struct flow *hnext;              /* hash bucket chain */
 	struct flow *lru_older, *lru_newer;
+	uint64_t lru_usec;               /* packet time of its last LRU move */
 	uint8_t client;                  /* which key endpoint is the client */
 	uint8_t tcp_state;               /* enum flow_tcp_state */
 	uint8_t in_use;
@@ -128,8 +129,13 @@ struct flow *flow_table_get(struct flow_table *t, const struct pkt *p, uint32_t 
                             int *created);
 /* Which direction p travels in f. */
 enum dir flow_pkt_dir(const struct flow *f, const struct pkt *p);
-/* Mark f as just used (moves it to the young end of the LRU). */
-void flow_table_touch(struct flow_table *t, struct flow *f);
+/* A packet of f at packet time now_usec: updates f->last_usec and keeps
+ * the LRU in order. The LRU is ordered to FLOW_LRU_SLACK_USEC: a flow is
+ * moved to the young end only once that much packet time has passed since
+ * its last move, because each move touches three other flows' memory,
+ * cold on a busy link, and expiry only runs once a second anyway. */
+#define FLOW_LRU_SLACK_USEC 1000000ull
+void flow_table_touch(struct flow_table *t, struct flow *f, uint64_t now_usec);
 /* End f now (FIN/RST linger over, or a new SYN reuses the tuple). */
 void flow_table_remove(struct flow_table *t, struct flow *f, enum flow_reason why);
 /* Expire flows idle for longer than their timeout at packet time now. */
@@ -138,8 +144,9 @@ void flow_table_expire(struct flow_table *t, uint64_t now_usec,
 /* End every flow (end of input / shutdown). */
 void flow_table_flush(struct flow_table *t, enum flow_reason why);
 
-/* Last packet time of the least recently used open flow (UINT64_MAX when
- * none): no event of an open flow can carry an earlier timestamp. */
+/* A time no open flow's last packet is older than (UINT64_MAX when none):
+ * no event of an open flow can carry an earlier timestamp. It trails the
+ * oldest last packet time by at most FLOW_LRU_SLACK_USEC. */
 uint64_t flow_table_oldest_usec(const struct flow_table *t);
 size_t flow_table_count(const struct flow_table *t);
 uint64_t flow_table_evictions(const struct flow_table *t);

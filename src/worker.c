@@ -604,9 +604,7 @@ static void handle_packet(struct worker *w, struct pkt *p, uint32_t hash)
 		if (p->l4_proto != 6)
 			f->dmode = FLOW_D_NONE;
 	}
-	flow_table_touch(w->flows, f);
-	if (p->ts_usec > f->last_usec)
-		f->last_usec = p->ts_usec;
+	flow_table_touch(w->flows, f, p->ts_usec);
 	struct flow_dir *d = &f->dir[dir];
 	d->pkts++;
 	d->bytes += p->ip_len;

@@ -69,9 +69,7 @@ static uint32_t hash_of(const struct pkt *p)
 static struct flow *get(struct flow_table *t, const struct pkt *p, int *created)
 {
 	struct flow *f = flow_table_get(t, p, hash_of(p), created);
-	flow_table_touch(t, f);
-	if (p->ts_usec > f->last_usec)
-		f->last_usec = p->ts_usec;
+	flow_table_touch(t, f, p->ts_usec);
 	return f;
 }
 
@@ -227,6 +225,56 @@ static void test_growth(void)
 	flow_table_free(t);
 }
 
+/* The LRU moves a flow only once a second of packet time has passed
+ * since its last move; expiry must still find every expired flow, and the
+ * oldest time must never be later than a flow's last packet. */
+static void test_lazy_lru(void)
+{
+	struct removed r = { 0 };
+	struct flow_table *t = flow_table_new(100, on_remove, &r);
+	int created;
+	struct pkt a = mk("10.0.0.1:40000>203.0.113.5:25", "A", 100, 1, 10);
+	struct pkt b = mk("10.0.0.1:40001>203.0.113.5:25", "A", 100, 1, 10);
+	a.ts_usec = 100000000;         /* A at 100.0 s */
+	b.ts_usec = 100200000;         /* B at 100.2 s */
+	get(t, &a, &created);
+	get(t, &b, &created);
+	a.ts_usec = 100500000;         /* A again at 100.5 s: within the slack, not moved */
+	struct flow *fa = get(t, &a, &created);
+	CHECK(!created);
+	CHECK_INT(fa->last_usec, 100500000);
+	CHECK(flow_table_oldest_usec(t) <= 100200000);
+	/* At 110.3 s with a 10 s timeout B (idle 10.1 s) has expired and A
+	 * (idle 9.8 s) has not, though A sits first in the LRU. */
+	flow_table_expire(t, 110300000, 10000000, 5000000);
+	CHECK_INT(r.n, 1);
+	CHECK_INT(r.cport[0], 40001);
+	CHECK_INT(r.why[0], FLOW_REASON_TIMEOUT);
+	CHECK_INT(flow_table_count(t), 1);
+	CHECK(flow_table_oldest_usec(t) <= 100500000);
+	flow_table_expire(t, 110600000, 10000000, 5000000);
+	CHECK_INT(r.n, 2);
+	CHECK_INT(r.cport[1], 40000);
+	/* A closed flow behind a recently used one that was not moved: C is
+	 * first in the LRU (moved at 200.0, used at 200.9), D closed at 200.2.
+	 * At 205.3 D's 5 s linger is over while C is idle only 4.4 s. */
+	struct pkt c = mk("10.0.0.1:40002>203.0.113.5:25", "A", 200, 1, 10);
+	struct pkt d = mk("10.0.0.1:40003>203.0.113.5:25", "A", 200, 1, 10);
+	c.ts_usec = 200000000;
+	d.ts_usec = 200200000;
+	get(t, &c, &created);
+	struct flow *fd = get(t, &d, &created);
+	fd->tcp_state = FLOW_TCP_CLOSED;
+	c.ts_usec = 200900000;
+	get(t, &c, &created);
+	flow_table_expire(t, 205300000, 10000000, 5000000);
+	CHECK_INT(r.n, 3);
+	CHECK_INT(r.cport[2], 40003);
+	CHECK_INT(r.why[2], FLOW_REASON_FIN);
+	CHECK_INT(flow_table_count(t), 1);
+	flow_table_free(t);
+}
+
 int main(void)
 {
 	test_roles_and_lookup();
@@ -234,5 +282,6 @@ int main(void)
 	test_expiry_and_linger();
 	test_eviction();
 	test_growth();
+	test_lazy_lru();
 	return check_done();
 }
