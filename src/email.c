@@ -1,8 +1,9 @@
 /* email.c - streaming RFC 5322 + MIME message parser (see email.h).
  *
- * Ownership: email_new() allocates the parser, its line buffer (LINE_MIN
- * bytes, grown on demand up to line_max), the SHA-256 context and small
- * scratch buffers; the header field buffer grows on demand up to
+ * Ownership: email_new() allocates the parser with its three field_max
+ * scratch buffers in one block, and its line buffer (LINE_MIN bytes,
+ * grown on demand up to line_max); each attachment gets a SHA-256 stream
+ * (sha256.h) for as long as its part lasts. The header field buffer grows on demand up to
  * FIELD_CAP and the multipart stack up to mime_depth_max. Each
  * stored header value, address and attachment record is allocated once
  * when its header/part ends, cut at field_max. email_free() releases all
@@ -139,7 +140,7 @@ struct email {
 	size_t natt, attcap;
 
 	char *filename, *name; /* current part's parameters, field_max + 1 */
-	char *scratch;         /* field_max + 1 */
+	char *scratch;         /* field_max + 1; all three after the struct */
 	struct charset_cache cs;
 };
 
@@ -835,14 +836,22 @@ static size_t clamp(uint64_t v, size_t lo, size_t hi)
 
 struct email *email_new(const struct mail_limits *limits)
 {
-	struct email *e = calloc(1, sizeof *e);
+	struct mail_limits lim;
+	if (limits)
+		lim = *limits;
+	else
+		mail_limits_default(&lim);
+	size_t field_max = clamp(lim.field_max, 16, FIELDMAX_CAP);
+	/* The three field-sized buffers share the parser's allocation: one
+	 * malloc per message instead of four. */
+	struct email *e = calloc(1, sizeof *e + 3 * (field_max + 1));
 	if (!e)
 		return NULL;
-	if (limits)
-		e->lim = *limits;
-	else
-		mail_limits_default(&e->lim);
-	e->field_max = clamp(e->lim.field_max, 16, FIELDMAX_CAP);
+	e->lim = lim;
+	e->field_max = field_max;
+	e->filename = (char *)(e + 1);
+	e->name = e->filename + field_max + 1;
+	e->scratch = e->name + field_max + 1;
 	e->lcap = clamp(e->lim.line_max, LINE_MIN, LINE_CAP);
 	e->fcap = FIELD_INIT;
 	size_t maxdepth = clamp(e->lim.mime_depth_max, 0, 1024);
@@ -850,11 +859,8 @@ struct email *email_new(const struct mail_limits *limits)
 	e->lalloc = LINE_MIN;
 	e->lbuf = malloc(e->lalloc);
 	e->fbuf = malloc(e->fcap);
-	e->filename = malloc(e->field_max + 1);
-	e->name = malloc(e->field_max + 1);
-	e->scratch = malloc(e->field_max + 1);
 	charset_cache_init(&e->cs);
-	if (!e->lbuf || !e->fbuf || !e->filename || !e->name || !e->scratch) {
+	if (!e->lbuf || !e->fbuf) {
 		email_free(e);
 		return NULL;
 	}
@@ -877,9 +883,6 @@ void email_free(struct email *e)
 		return;
 	free(e->lbuf);
 	free(e->fbuf);
-	free(e->filename);
-	free(e->name);
-	free(e->scratch);
 	free(e->frames);
 	sha256_free(e->leaf_hash);
 	charset_cache_free(&e->cs);
