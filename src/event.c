@@ -1,22 +1,70 @@
 /* event.c - common event fields. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include "event.h"
 #include "flow.h"
+
+/* Digits by hand: every event formats two or three of these, and
+ * snprintf took thousands of instructions for each. */
+static char *put_digits(char *p, unsigned v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + width;
+}
 
 void event_format_time(uint64_t usec, char *buf, size_t bufsz)
 {
 	time_t sec = (time_t)(usec / 1000000);
 	struct tm tm;
-	gmtime_r(&sec, &tm);
-	snprintf(buf, bufsz, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	         (unsigned)(usec % 1000000));
+	char tmp[32], *p = tmp;
+	if (!gmtime_r(&sec, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
+		snprintf(buf, bufsz, "%s", "0000-00-00T00:00:00.000000Z");
+		return;
+	}
+	p = put_digits(p, (unsigned)(tm.tm_year + 1900), 4);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)tm.tm_mon + 1, 2);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)tm.tm_mday, 2);
+	*p++ = 'T';
+	p = put_digits(p, (unsigned)tm.tm_hour, 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)tm.tm_min, 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)tm.tm_sec, 2);
+	*p++ = '.';
+	p = put_digits(p, (unsigned)(usec % 1000000), 6);
+	*p++ = 'Z';
+	size_t n = (size_t)(p - tmp);
+	if (!bufsz)
+		return;
+	if (n >= bufsz)
+		n = bufsz - 1; /* cut to bufsz, as snprintf did */
+	memcpy(buf, tmp, n);
+	buf[n] = 0;
 }
 
 void event_format_addr(const uint8_t addr[16], int ip_version, char *buf, size_t bufsz)
 {
+	if (ip_version != 6 && bufsz >= 16) {
+		/* dotted quad by hand; inet_ntop formats it with sprintf */
+		char *p = buf;
+		for (int i = 0; i < 4; i++) {
+			unsigned v = addr[i];
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return;
+	}
 	if (!inet_ntop(ip_version == 6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)bufsz))
 		snprintf(buf, bufsz, "?");
 }
