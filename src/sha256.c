@@ -13,12 +13,12 @@
  * left of it is parked in turn (its own older staged blocks are hashed
  * first, so order is kept). A stream's partial block waits in its tail. */
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sha256.h"
+#include "tlcache.h"
 
 #define STAGE_BYTES 4096
 
@@ -220,46 +220,8 @@ int sha256_use_extensions(int on)
 static __thread struct sha256 *parked;
 
 /* Stage buffers are recycled per thread: a 4 KB malloc took glibc's slow
- * path, once per attachment. Freed ones beyond the cache go back. */
-#define STAGE_CACHE 64
-static __thread uint8_t *stage_cache[STAGE_CACHE];
-static __thread unsigned stage_cached;
-
-static __thread int stage_exit_hooked;
-static pthread_key_t stage_exit_key;
-static pthread_once_t stage_key_once = PTHREAD_ONCE_INIT;
-
-static void stage_drain(void *unused)
-{
-	(void)unused;
-	while (stage_cached)
-		free(stage_cache[--stage_cached]);
-}
-
-static void stage_make_key(void)
-{
-	pthread_key_create(&stage_exit_key, stage_drain);
-}
-
-static uint8_t *stage_get(void)
-{
-	return stage_cached ? stage_cache[--stage_cached] : malloc(STAGE_BYTES);
-}
-
-static void stage_put(uint8_t *b)
-{
-	if (!b || stage_cached == STAGE_CACHE) {
-		free(b);
-		return;
-	}
-	if (!stage_exit_hooked) {
-		/* the thread's exit gives its cached buffers back */
-		pthread_once(&stage_key_once, stage_make_key);
-		pthread_setspecific(stage_exit_key, stage_cache);
-		stage_exit_hooked = 1;
-	}
-	stage_cache[stage_cached++] = b;
-}
+ * path, once per attachment. */
+static __thread struct tlcache stage_cache;
 
 static void unpark(struct sha256 *s)
 {
@@ -295,7 +257,7 @@ static void hash_blocks(struct sha256 *s, const uint8_t *d, size_t nblocks)
 		nblocks = cap;
 	}
 	if (!s->stage)
-		s->stage = stage_get();
+		s->stage = tlcache_get(&stage_cache, STAGE_BYTES);
 	if (!s->stage) {
 		compress1(s->h, d, nblocks);
 		return;
@@ -409,7 +371,7 @@ void sha256_free(struct sha256 *s)
 		return;
 	if (parked == s)
 		parked = NULL;
-	stage_put(s->stage);
+	tlcache_put(&stage_cache, s->stage, STAGE_BYTES);
 	EVP_MD_CTX_free(s->evp);
 	free(s);
 }
