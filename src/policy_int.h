@@ -123,6 +123,11 @@ const char *policy_basename(const char *path); /* after the last '/' or '\\' */
 int policy_host_name_match(const struct strlist *l, const char *name);
 const char *json_str(const json_t *obj, const char *key);
 const json_t *json_path(const json_t *root, const char *dotted);
+/* A setting of the effective policy, for an alert's evidence: a new
+ * reference to the policy's own value, not a copy. Safe across workers:
+ * nothing changes a loaded policy, it outlives every alert, and jansson
+ * counts references atomically (JSON_HAVE_ATOMIC_BUILTINS). */
+json_t *policy_value(const struct policy *p, const char *key);
 const char *json_path_str(const json_t *root, const char *dotted);
 int json_path_u64(const json_t *root, const char *dotted, uint64_t *out);
 int json_path_bool(const json_t *root, const char *dotted);

@@ -20,10 +20,6 @@ static void emit(policy_alert_fn fn, void *user, json_t *a)
 		fn(user, a);
 }
 
-static json_t *policy_value(const struct policy *p, const char *key)
-{
-	return json_deep_copy(json_object_get(p->effective, key));
-}
 
 /* ---- recipients ---- */
 

@@ -40,10 +40,6 @@ static int asn_sanctioned(const struct policy *p, const json_t *ev, uint64_t *as
 	return 0;
 }
 
-static json_t *policy_value(const struct policy *p, const char *key)
-{
-	return json_deep_copy(json_object_get(p->effective, key));
-}
 
 static void emit(void (*fn)(void *, json_t *), void *user, json_t *a)
 {

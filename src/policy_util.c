@@ -159,6 +159,15 @@ int policy_event_is_mail(const struct policy *p, const json_t *ev)
 	return 0;
 }
 
+json_t *policy_value(const struct policy *p, const char *key)
+{
+#if JSON_HAVE_ATOMIC_BUILTINS || JSON_HAVE_SYNC_BUILTINS
+	return json_incref(json_object_get(p->effective, key));
+#else
+	return json_deep_copy(json_object_get(p->effective, key)); /* refcounts not atomic */
+#endif
+}
+
 json_t *policy_alert_new(const struct policy *p, enum policy_rule r, const char *analytic,
                          const char *reason, json_t *evidence)
 {
