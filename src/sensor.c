@@ -424,7 +424,7 @@ int sensor_run(const struct sensor_config *cfg)
 			break;
 		}
 	}
-	/* Workers initialise in parallel, each on its own thread. */
+	/* Workers initialise on their own threads (nDPI one at a time). */
 	for (unsigned i = 0; i < started; i++)
 		if (worker_wait_ready(workers[i]) != 0 && !err[0])
 			snprintf(err, sizeof err, "cannot start worker %u: out of memory", i);

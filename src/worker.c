@@ -34,8 +34,8 @@ struct worker {
 	enum flow_reason ending;   /* reason of the flow being removed */
 	pthread_t thread;
 	int started;
-	/* Start-up runs on the worker's own thread, so workers initialise in
-	 * parallel and nDPI's tables land in that thread's heap reserve. */
+	/* Start-up runs on the worker's own thread, so that nDPI's tables land
+	 * in that thread's heap reserve. */
 	pthread_mutex_t init_lock;
 	pthread_cond_t init_done;
 	int init_status;           /* 0 running, 1 ready, -1 failed */
@@ -669,17 +669,25 @@ static void publish_progress(struct worker *w, uint64_t t)
 	atomic_store_explicit(&w->progress, t, memory_order_release);
 }
 
+/* nDPI's initialisation is not thread-safe: it sets up libgcrypt, whose
+ * one-time initialisation aborts the process when two threads run it at
+ * once (seen as a lost worker, one run in tens, under load). Workers
+ * initialise on their own threads, for their heaps, but one at a time. */
+static pthread_mutex_t ndpi_init_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int worker_init_thread(struct worker *w)
 {
 	hugemem_reserve_heap(w->cfg->heap_reserve_bytes);
+	pthread_mutex_lock(&ndpi_init_lock);
 	w->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
-	if (!w->ndpi)
-		return -1;
-	NDPI_PROTOCOL_BITMASK all;
-	NDPI_BITMASK_SET_ALL(all);
-	ndpi_set_protocol_detection_bitmask2(w->ndpi, &all);
-	ndpi_finalize_initialization(w->ndpi);
-	return 0;
+	if (w->ndpi) {
+		NDPI_PROTOCOL_BITMASK all;
+		NDPI_BITMASK_SET_ALL(all);
+		ndpi_set_protocol_detection_bitmask2(w->ndpi, &all);
+		ndpi_finalize_initialization(w->ndpi);
+	}
+	pthread_mutex_unlock(&ndpi_init_lock);
+	return w->ndpi ? 0 : -1;
 }
 
 static void *worker_main(void *arg)
