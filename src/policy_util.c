@@ -172,14 +172,22 @@ json_t *policy_alert_new(const struct policy *p, enum policy_rule r, const char 
                          const char *reason, json_t *evidence)
 {
 	const struct rule_info *ri = &policy_rule_info[r];
-	json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}",
-	                      "rule", ri->name,
-	                      "analytic", analytic ? analytic : ri->analytic,
-	                      "technique", ri->technique,
-	                      "severity", severity_name(p->rules[r].severity),
-	                      "reason", reason,
-	                      "evidence", evidence ? evidence : json_object());
-	return a ? json_pack("{s:o}", "alert", a) : NULL;
+	/* Built directly: json_pack parses its format on every alert. */
+	json_t *a = json_object(), *body = json_object();
+	if (!a || !body || !reason) {
+		json_decref(a);
+		json_decref(body);
+		json_decref(evidence);
+		return NULL;
+	}
+	json_object_set_new(a, "rule", json_string(ri->name));
+	json_object_set_new(a, "analytic", json_string(analytic ? analytic : ri->analytic));
+	json_object_set_new(a, "technique", json_string(ri->technique));
+	json_object_set_new(a, "severity", json_string(severity_name(p->rules[r].severity)));
+	json_object_set_new(a, "reason", json_string(reason));
+	json_object_set_new(a, "evidence", evidence ? evidence : json_object());
+	json_object_set_new(body, "alert", a);
+	return body;
 }
 
 static int sender_match(const struct strlist *l, const char *addr)
@@ -200,19 +208,26 @@ int policy_rule_applies(const struct policy *p, enum policy_rule r, const json_t
 	const struct rule_cfg *rc = &p->rules[r];
 	if (!rc->enabled)
 		return 0;
-	if (cidr_set_contains_text(rc->exc_hosts, json_str(ev, "src_ip")))
+	/* Each exception list is looked at only when it has entries: most
+	 * are empty, and the lookups were most of an alert's cost. */
+	if (cidr_set_count(rc->exc_hosts) &&
+	    cidr_set_contains_text(rc->exc_hosts, json_str(ev, "src_ip")))
 		return 0;
 	static const char *const users[] = { "smtp.auth.username", "imap.username",
 	                                     "pop3.username", "process.user" };
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < 4 && rc->exc_users.n; i++)
 		if (strlist_has_ci(&rc->exc_users, json_path_str(ev, users[i])))
 			return 0;
-	if (sender_match(&rc->exc_senders, json_path_str(ev, "smtp.mail_from")) ||
-	    sender_match(&rc->exc_senders, json_path_str(ev, "email.from.address")))
+	if (rc->exc_senders.n &&
+	    (sender_match(&rc->exc_senders, json_path_str(ev, "smtp.mail_from")) ||
+	     sender_match(&rc->exc_senders, json_path_str(ev, "email.from.address"))))
 		return 0;
-	if (cidr_set_contains_text(rc->exc_relays, json_str(ev, "dest_ip")) ||
-	    policy_host_name_match(&rc->exc_relay_names, json_path_str(ev, "tls.sni")) ||
-	    policy_host_name_match(&rc->exc_relay_names, json_path_str(ev, "smtp.helo")))
+	if (cidr_set_count(rc->exc_relays) &&
+	    cidr_set_contains_text(rc->exc_relays, json_str(ev, "dest_ip")))
+		return 0;
+	if (rc->exc_relay_names.n &&
+	    (policy_host_name_match(&rc->exc_relay_names, json_path_str(ev, "tls.sni")) ||
+	     policy_host_name_match(&rc->exc_relay_names, json_path_str(ev, "smtp.helo"))))
 		return 0;
 	return 1;
 }
