@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "json_cache.h"
+#include "sanitizer.h"
 
 #define CACHE_MAGIC 0x4a534f4eu /* "JSON": a block that is not ours is a bug */
 #define CLASS_BIG UINT32_MAX    /* too large to cache: plain malloc */
@@ -119,13 +120,8 @@ size_t json_cache_held(void)
 
 int json_cache_install(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
-	return 0;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	return 0;
-#endif
-#endif
+	if (MAILSIFT_ASAN)
+		return 0;
 	json_set_alloc_funcs(json_cache_malloc, json_cache_free);
 	return 1;
 }

@@ -17,6 +17,7 @@
 #include "output.h"
 #include "ring.h"
 #include "hugemem.h"
+#include "sanitizer.h"
 #include "sensor.h"
 #include "sensor_shared.h"
 #include "worker.h"
@@ -34,17 +35,6 @@ volatile sig_atomic_t sensor_reload_requested;
 /* Per-worker heap made resident at start: the working set of about 2,000
  * concurrent mail flows (see hugemem.h). */
 #define HEAP_RESERVE_DEFAULT ((size_t)32 << 20)
-
-#if defined(__SANITIZE_ADDRESS__)
-#define FULL_TEARDOWN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FULL_TEARDOWN 1
-#endif
-#endif
-#ifndef FULL_TEARDOWN
-#define FULL_TEARDOWN 0
-#endif
 
 void sensor_config_default(struct sensor_config *c)
 {
@@ -455,7 +445,7 @@ join:
 	/* A worker's memory (nDPI's tables above all) takes longer to free
 	 * than the process takes to exit; the kernel reclaims it at once.
 	 * Sanitizer builds free everything, so leak checks still cover it. */
-	for (unsigned i = 0; workers && i < n && FULL_TEARDOWN; i++)
+	for (unsigned i = 0; workers && i < n && MAILSIFT_ASAN; i++)
 		worker_free(workers[i]);
 out:
 	free(workers);

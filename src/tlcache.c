@@ -2,18 +2,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "sanitizer.h"
 #include "tlcache.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TLCACHE_OFF 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TLCACHE_OFF 1
-#endif
-#endif
-#ifndef TLCACHE_OFF
-#define TLCACHE_OFF 0
-#endif
 
 /* Caches a thread has used, drained at its exit. */
 #define TLCACHE_KINDS 8
@@ -50,7 +41,7 @@ void tlcache_put(struct tlcache *c, void *block, size_t size)
 		return;
 	if (!c->n)
 		c->size = size;
-	if (TLCACHE_OFF || c->n == TLCACHE_MAX || c->size != size) {
+	if (MAILSIFT_ASAN || c->n == TLCACHE_MAX || c->size != size) {
 		free(block);
 		return;
 	}

@@ -11,14 +11,8 @@
 
 #include "check.h"
 #include "hugemem.h"
+#include "sanitizer.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 
 static long thread_faults(void)
 {
@@ -121,7 +115,7 @@ static void test_reserve(void)
 	pthread_join(b, NULL);
 	pthread_barrier_destroy(&both);
 	CHECK(none.ok && reserved.ok);
-#ifndef UNDER_ASAN
+#if !MAILSIFT_ASAN
 	/* 8 MB touched page by page: about 2,048 faults on a fresh heap... */
 	CHECK(none.faults >= 1000);
 	/* ...and next to none after a reserve (a few for bookkeeping). */

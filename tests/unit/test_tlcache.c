@@ -8,15 +8,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "sanitizer.h"
 #include "tlcache.h"
 
 static __thread struct tlcache cache;
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CACHING 0
-#else
-#define CACHING 1
-#endif
+#define CACHING (!MAILSIFT_ASAN)
 
 static void *worker(void *arg)
 {
