@@ -97,6 +97,28 @@ static int b64val(int c)
 #include <immintrin.h>
 #define B64_HAVE_AVX2 1
 
+/* After a SIMD block whose first `good` characters (whole quanta) were
+ * decoded and consumed: whether decoding goes on. It does after a block
+ * of nothing but alphabet, and past a line break (CRLF or LF) at a
+ * quantum boundary; anything else is left to the scalar loop. */
+static inline int b64_block_continues(const uint8_t *in, size_t n, size_t *pos, unsigned good,
+                                      unsigned block)
+{
+	if (good == block)
+		return 1;
+	if (good % 4)
+		return 0; /* a quantum broken by the odd byte */
+	if (in[*pos] == '\r' && n - *pos >= 2 && in[*pos + 1] == '\n') {
+		*pos += 2;
+		return 1;
+	}
+	if (in[*pos] == '\n') {
+		*pos += 1;
+		return 1;
+	}
+	return 0;
+}
+
 /* Decodes from in[0..n) into out while 32 characters remain to look at
  * and out has 32 bytes of room (each block stores 32 bytes, keeps 24).
  * A block of 32 alphabet characters decodes whole. In a block with
@@ -155,15 +177,7 @@ static size_t b64_run_avx2(const uint8_t *in, size_t n, uint8_t *out, size_t roo
 			o += good / 4 * 3;
 			pos += good / 4 * 4;
 		}
-		if (good == 32)
-			continue;
-		if (good % 4)
-			break; /* a quantum broken by the odd byte: scalar */
-		if (in[pos] == '\r' && n - pos >= 2 && in[pos + 1] == '\n')
-			pos += 2;
-		else if (in[pos] == '\n')
-			pos += 1;
-		else
+		if (!b64_block_continues(in, n, &pos, good, 32))
 			break;
 	}
 	*produced = o;
@@ -216,15 +230,7 @@ static size_t b64_run_avx512(const uint8_t *in, size_t n, uint8_t *out, size_t r
 			o += bytes;
 			pos += good / 4 * 4;
 		}
-		if (good == 64)
-			continue;
-		if (good % 4)
-			break; /* a quantum broken by the odd byte: scalar */
-		if (in[pos] == '\r' && n - pos >= 2 && in[pos + 1] == '\n')
-			pos += 2;
-		else if (in[pos] == '\n')
-			pos += 1;
-		else
+		if (!b64_block_continues(in, n, &pos, good, 64))
 			break;
 	}
 	*produced = o;
@@ -292,6 +298,34 @@ static void b64_flush_partial(struct codec_b64 *s, struct window *w)
 	s->nacc = 0;
 }
 
+#ifdef B64_HAVE_AVX2
+typedef size_t (*b64_run_fn)(const uint8_t *in, size_t n, uint8_t *out, size_t room,
+                             size_t *produced);
+
+/* Runs of one SIMD decoder (blocks of `block` characters, each needing
+ * `room` bytes of window) from in[*i] straight into the window, which
+ * is handed to the sink whenever it cannot take another block. Returns
+ * the window's new length; stops when the decoder stops for the input. */
+static size_t b64_simd_runs(b64_run_fn run, size_t block, size_t room, const uint8_t *in,
+                            size_t n, size_t *i, struct window *w, size_t olen,
+                            struct codec_b64 *s)
+{
+	for (;;) {
+		if (WINDOW - olen < room) {
+			w->sink(w->arg, w->buf, olen);
+			olen = 0;
+		}
+		size_t made;
+		*i += run(in + *i, n - *i, w->buf + olen, WINDOW - olen, &made);
+		olen += made;
+		if (made)
+			s->pad = 0;
+		if (WINDOW - olen >= room || n - *i < block)
+			return olen; /* stopped by the input, not by a full window */
+	}
+}
+#endif
+
 /* The hot loop of attachment decoding. State lives in locals (stores to
  * the uint8_t window could otherwise alias it and force reloads), and a
  * run of four valid characters at a quantum boundary, the common case,
@@ -310,39 +344,11 @@ void codec_b64_feed(struct codec_b64 *s, const uint8_t *in, size_t n,
 			size_t olen = w.len;
 #ifdef B64_HAVE_AVX2
 			int simd = n - i >= 32 ? b64_simd_level() : 0;
-			if (simd == 2 && n - i >= 64) {
-				for (;;) {
-					if (WINDOW - olen < 48) {
-						w.sink(w.arg, w.buf, olen);
-						olen = 0;
-					}
-					size_t made;
-					size_t k = b64_run_avx512(in + i, n - i, w.buf + olen, WINDOW - olen, &made);
-					i += k;
-					olen += made;
-					if (made)
-						s->pad = 0;
-					if (WINDOW - olen >= 48 || n - i < 64)
-						break; /* stopped by the input, not by a full window */
-				}
-			}
+			if (simd == 2 && n - i >= 64)
+				olen = b64_simd_runs(b64_run_avx512, 64, 48, in, n, &i, &w, olen, s);
 			/* what is left of a block, or the whole run without AVX-512 */
-			if (simd && n - i >= 32) {
-				for (;;) {
-					if (WINDOW - olen < 32) {
-						w.sink(w.arg, w.buf, olen);
-						olen = 0;
-					}
-					size_t made;
-					size_t k = b64_run_avx2(in + i, n - i, w.buf + olen, WINDOW - olen, &made);
-					i += k;
-					olen += made;
-					if (made)
-						s->pad = 0;
-					if (WINDOW - olen >= 32 || n - i < 32)
-						break; /* stopped by the input, not by a full window */
-				}
-			}
+			if (simd && n - i >= 32)
+				olen = b64_simd_runs(b64_run_avx2, 32, 32, in, n, &i, &w, olen, s);
 #endif
 			while (n - i >= 4) {
 				uint8_t a = b64_class[in[i]], b = b64_class[in[i + 1]];
