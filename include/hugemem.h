@@ -26,7 +26,7 @@ void hugemem_free(void *p, size_t bytes);
 /* Once per process, before threads start: keep up to `keep_bytes` of
  * freed heap for reuse instead of returning it to the kernel (malloc's
  * trim threshold), so a reserve is not handed back on the first free; and
- * serve blocks up to 4 MB from the heap rather than from mmap, which the
+ * serve blocks up to 32 MB from the heap rather than from mmap, which the
  * reserve relies on. */
 void hugemem_keep_heap(size_t keep_bytes);
 

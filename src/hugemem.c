@@ -10,15 +10,18 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define SMALL_PAGE ((size_t)4096)
-/* Reserve blocks stay under the mmap threshold hugemem_keep_heap() sets,
- * so they come from the thread's heap and return to it when freed. They
- * are large because carving each one writes a header into a fresh page,
- * which faults before the range can be advised and prefaulted. */
-#define MMAP_THRESHOLD ((size_t)4 << 20)
-#define RESERVE_BLOCK (HUGE_PAGE - 64)
+/* A reserve is carved as chunks of up to RESERVE_CHUNK, each under the
+ * mmap threshold hugemem_keep_heap() sets, so they come from the thread's
+ * heap and return to it when freed. Carving a chunk writes its malloc
+ * header into a fresh page, and a 2 MB range with one small page already
+ * in it can no longer be faulted in as a huge page: few, large chunks keep
+ * all but the first 2 MB of each clean. */
+#define MMAP_THRESHOLD ((size_t)32 << 20) /* glibc's largest on 64-bit */
+#define RESERVE_CHUNK (MMAP_THRESHOLD - HUGE_PAGE)
 /* A thread heap is at most 64 MB (glibc); a reserve that spills into a
  * second one is unmapped again when that one empties. */
-#define RESERVE_BLOCKS_MAX 24 /* 48 MB */
+#define RESERVE_MAX ((size_t)48 << 20)
+#define RESERVE_CHUNKS_MAX ((RESERVE_MAX + RESERVE_CHUNK - 1) / RESERVE_CHUNK)
 
 static size_t round_up(size_t n, size_t to)
 {
@@ -80,34 +83,25 @@ void hugemem_keep_heap(size_t keep_bytes)
 
 void hugemem_reserve_heap(size_t bytes)
 {
-	size_t n = (bytes + RESERVE_BLOCK - 1) / RESERVE_BLOCK;
-	if (n > RESERVE_BLOCKS_MAX)
-		n = RESERVE_BLOCKS_MAX;
-	if (n == 0)
-		return;
-	void *blocks[RESERVE_BLOCKS_MAX];
-	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	if (bytes > RESERVE_MAX)
+		bytes = RESERVE_MAX;
+	void *chunks[RESERVE_CHUNKS_MAX];
 	size_t got = 0;
-	for (; got < n; got++) {
-		blocks[got] = malloc(RESERVE_BLOCK);
-		if (!blocks[got])
+	while (bytes && got < RESERVE_CHUNKS_MAX) {
+		size_t n = bytes < RESERVE_CHUNK ? bytes : RESERVE_CHUNK;
+		uint8_t *c = malloc(n);
+		if (!c)
 			break;
-		uintptr_t a = (uintptr_t)blocks[got];
-		lo = a < lo ? a : lo;
-		hi = a + RESERVE_BLOCK > hi ? a + RESERVE_BLOCK : hi;
+		chunks[got++] = c;
+		bytes -= n;
+		/* Whole pages inside the chunk: advise, then prefault. */
+		uintptr_t a = round_up((uintptr_t)c, SMALL_PAGE);
+		uintptr_t e = ((uintptr_t)c + n) / SMALL_PAGE * SMALL_PAGE;
+		if (e > a) {
+			madvise((void *)a, e - a, MADV_HUGEPAGE);
+			populate((uint8_t *)a, e - a);
+		}
 	}
-	if (got && hi - lo <= got * RESERVE_BLOCK + HUGE_PAGE) {
-		/* The blocks sit end to end in the heap: advise and prefault
-		 * them as one range (whole pages inside it). */
-		uintptr_t a = round_up(lo, SMALL_PAGE);
-		uintptr_t e = hi / SMALL_PAGE * SMALL_PAGE;
-		madvise((void *)a, e - a, MADV_HUGEPAGE);
-		populate((uint8_t *)a, e - a);
-	} else {
-		for (size_t i = 0; i < got; i++)
-			for (size_t off = 0; off < RESERVE_BLOCK; off += SMALL_PAGE)
-				((volatile uint8_t *)blocks[i])[off] = 0;
-	}
-	for (size_t i = 0; i < got; i++)
-		free(blocks[i]);
+	while (got)
+		free(chunks[--got]);
 }
