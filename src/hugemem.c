@@ -17,7 +17,7 @@
  * in it can no longer be faulted in as a huge page: few, large chunks keep
  * all but the first 2 MB of each clean. */
 #define MMAP_THRESHOLD ((size_t)32 << 20) /* glibc's largest on 64-bit */
-#define RESERVE_CHUNK (MMAP_THRESHOLD - HUGE_PAGE)
+#define RESERVE_CHUNK (MMAP_THRESHOLD - SMALL_PAGE)
 /* A thread heap is at most 64 MB (glibc); a reserve that spills into a
  * second one is unmapped again when that one empties. */
 #define RESERVE_MAX ((size_t)48 << 20)
@@ -89,6 +89,9 @@ void hugemem_reserve_heap(size_t bytes)
 	size_t got = 0;
 	while (bytes && got < RESERVE_CHUNKS_MAX) {
 		size_t n = bytes < RESERVE_CHUNK ? bytes : RESERVE_CHUNK;
+		/* A tail under a chunk's page of slack is not worth a chunk. */
+		if (got && n < HUGE_PAGE)
+			break;
 		uint8_t *c = malloc(n);
 		if (!c)
 			break;
