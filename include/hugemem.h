@@ -32,7 +32,13 @@ void hugemem_keep_heap(size_t keep_bytes);
 
 /* From the thread that will use it, before its real work: grow this
  * thread's malloc heap by about `bytes`, resident and in 2 MB pages, then
- * free it for the thread's later allocations. 0 does nothing. */
-void hugemem_reserve_heap(size_t bytes);
+ * free it for the thread's later allocations. 0 does nothing.
+ * background: the prefault (zeroing tens of MB, slow on a VM whose host
+ * has not backed the memory yet) runs on a short-lived helper thread, so
+ * the caller's own start-up goes on meanwhile; the memory is usable at
+ * once, and pages the caller touches first fault in as huge pages. */
+void hugemem_reserve_heap(size_t bytes, int background);
+/* Background prefaults not finished yet (tests wait for 0). */
+int hugemem_prefaults_running(void);
 
 #endif

@@ -1,5 +1,7 @@
 /* hugemem.c - resident memory in 2 MB pages (see hugemem.h). */
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -81,10 +83,57 @@ void hugemem_keep_heap(size_t keep_bytes)
 	mallopt(M_MMAP_THRESHOLD, (int)MMAP_THRESHOLD);
 }
 
-void hugemem_reserve_heap(size_t bytes)
+/* Ranges a helper thread prefaults. */
+struct prefault_job {
+	size_t n;
+	uint8_t *p[RESERVE_CHUNKS_MAX];
+	size_t len[RESERVE_CHUNKS_MAX];
+};
+
+static _Atomic int prefaults_running;
+
+static void *prefault_main(void *arg)
+{
+	struct prefault_job *job = arg;
+	for (size_t i = 0; i < job->n; i++)
+		populate(job->p[i], job->len[i]);
+	free(job);
+	atomic_fetch_sub_explicit(&prefaults_running, 1, memory_order_release);
+	return NULL;
+}
+
+/* Prefault on a detached helper; 0 if it started. */
+static int prefault_in_background(struct prefault_job *job)
+{
+	pthread_attr_t attr;
+	if (pthread_attr_init(&attr) != 0)
+		return -1;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, (size_t)64 << 10);
+	pthread_t t;
+	atomic_fetch_add_explicit(&prefaults_running, 1, memory_order_relaxed);
+	int rc = pthread_create(&t, &attr, prefault_main, job);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		atomic_fetch_sub_explicit(&prefaults_running, 1, memory_order_relaxed);
+	return rc == 0 ? 0 : -1;
+}
+
+int hugemem_prefaults_running(void)
+{
+	return atomic_load_explicit(&prefaults_running, memory_order_acquire);
+}
+
+void hugemem_reserve_heap(size_t bytes, int background)
 {
 	if (bytes > RESERVE_MAX)
 		bytes = RESERVE_MAX;
+	if (!bytes)
+		return;
+	struct prefault_job *job = malloc(sizeof *job);
+	if (!job)
+		return;
+	job->n = 0;
 	void *chunks[RESERVE_CHUNKS_MAX];
 	size_t got = 0;
 	while (bytes && got < RESERVE_CHUNKS_MAX) {
@@ -97,14 +146,24 @@ void hugemem_reserve_heap(size_t bytes)
 			break;
 		chunks[got++] = c;
 		bytes -= n;
-		/* Whole pages inside the chunk: advise, then prefault. */
+		/* Whole pages inside the chunk, advised before anything
+		 * touches them. */
 		uintptr_t a = round_up((uintptr_t)c, SMALL_PAGE);
 		uintptr_t e = ((uintptr_t)c + n) / SMALL_PAGE * SMALL_PAGE;
 		if (e > a) {
 			madvise((void *)a, e - a, MADV_HUGEPAGE);
-			populate((uint8_t *)a, e - a);
+			job->p[job->n] = (uint8_t *)a;
+			job->len[job->n++] = e - a;
 		}
 	}
+	/* Freed at once: the heap keeps the range (trim threshold) for this
+	 * thread's next allocations. Prefaulting a range that is already in
+	 * use is safe: pages present are left as they are. */
 	while (got)
 		free(chunks[--got]);
+	if (background && prefault_in_background(job) == 0)
+		return;
+	for (size_t i = 0; i < job->n; i++)
+		populate(job->p[i], job->len[i]);
+	free(job);
 }

@@ -677,7 +677,8 @@ static pthread_mutex_t ndpi_init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int worker_init_thread(struct worker *w)
 {
-	hugemem_reserve_heap(w->cfg->heap_reserve_bytes);
+	/* The prefault overlaps nDPI's initialisation. */
+	hugemem_reserve_heap(w->cfg->heap_reserve_bytes, 1);
 	pthread_mutex_lock(&ndpi_init_lock);
 	w->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
 	if (w->ndpi) {
