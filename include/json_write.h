@@ -27,4 +27,18 @@
  * *len, or -1 (see above) with *len untouched. */
 int json_write_compact(const json_t *v, char *buf, size_t cap, size_t *len);
 
+/* One member of an object written by json_write_members. */
+struct json_member {
+	const char *key;
+	size_t key_len;
+	const json_t *value;
+};
+
+/* The object {m[0], ..., m[n-1]} in that order, as json_write_compact
+ * writes an object with those members: the way to write an object that
+ * would only be built to be written (an alert made of an event's fields and
+ * its own). Keys are not checked for repeats. Same contract otherwise. */
+int json_write_members(const struct json_member *m, size_t n, char *buf, size_t cap,
+                       size_t *len);
+
 #endif

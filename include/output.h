@@ -41,6 +41,10 @@ int out_buffer_init(struct out_buffer *b, struct out_writer *w, size_t cap);
 void out_buffer_free(struct out_buffer *b);
 /* Serialise ev (compact, one line) into the buffer; flushes when full. */
 void out_buffer_event(struct out_buffer *b, const json_t *ev);
+/* The object made of these members, in order, as one line: the same line
+ * out_buffer_event writes for an object built from them. */
+struct json_member;
+void out_buffer_members(struct out_buffer *b, const struct json_member *m, size_t n);
 void out_buffer_flush(struct out_buffer *b);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include "event_sink.h"
 #include "geo.h"
+#include "json_write.h"
 #include "output.h"
 #include "policy.h"
 #include "sensor.h"
@@ -25,6 +26,7 @@
 struct event_sink {
 	const struct sensor_config *cfg;
 	struct out_writer *out;
+	json_t *alert_type;              /* "alert", shared read-only by writers */
 	unsigned n_workers;
 	_Atomic(struct policy *) policy;
 	/* Replaced policies stay alive until exit: a worker may still be
@@ -75,7 +77,8 @@ struct event_sink *event_sink_new(const struct sensor_config *cfg, struct out_wr
 	pthread_mutex_init(&s->reload_lock, NULL);
 	pthread_mutex_init(&s->agg_lock, NULL);
 	s->progress = calloc(n_workers, sizeof *s->progress);
-	if (!s->progress || out_buffer_init(&s->agg_out, out, 16 * 1024) != 0) {
+	s->alert_type = json_string("alert");
+	if (!s->progress || !s->alert_type || out_buffer_init(&s->agg_out, out, 16 * 1024) != 0) {
 		snprintf(err, errsz, "out of memory");
 		event_sink_free(s);
 		return NULL;
@@ -146,6 +149,7 @@ void event_sink_free(struct event_sink *s)
 	if (s->agg_out.data)
 		out_buffer_free(&s->agg_out);
 	free(s->progress);
+	json_decref(s->alert_type);
 	pthread_mutex_destroy(&s->agg_lock);
 	pthread_mutex_destroy(&s->reload_lock);
 	free(s);
@@ -201,29 +205,66 @@ static const char *const copied_fields[] = {
 	"app_proto", "geo", "process", "tls",
 };
 
-static void copy_field(json_t *al, const json_t *body, const json_t *ev, const char *k)
+#define COPIED_FIELDS (sizeof copied_fields / sizeof *copied_fields)
+/* Members an alert line can have: the copied fields, event_type, and the
+ * body's own; bodies are ours and small (an aggregator alert has a few). */
+#define ALERT_MEMBERS_MAX (COPIED_FIELDS + 1 + 16)
+
+static int is_copied_field(const char *k)
 {
-	/* The body's own (aggregator alerts carry timestamp, src_ip...) win. */
-	json_t *v = json_object_get(body, k);
-	if (!v && ev)
-		v = json_object_get(ev, k);
-	if (v)
-		json_object_set(al, k, v);
+	for (size_t i = 0; i < COPIED_FIELDS; i++)
+		if (!strcmp(k, copied_fields[i]))
+			return 1;
+	return 0;
 }
 
+static void add_member(struct json_member *m, size_t *n, const char *k, const json_t *v)
+{
+	m[*n] = (struct json_member){ k, strlen(k), v };
+	(*n)++;
+}
+
+/* An alert line: the copied fields (the body's own win: aggregator alerts
+ * carry timestamp, src_ip...), "event_type":"alert" after the timestamp,
+ * then the body's other members in order. Written straight from the event
+ * and body, not merged into a new object first. */
 static void write_alert(void *user, json_t *body)
 {
 	struct alert_ctx *ac = user;
-	json_t *al = json_object();
-	copy_field(al, body, ac->ev, copied_fields[0]);
-	json_object_set_new(al, "event_type", json_string("alert"));
-	for (size_t i = 1; i < sizeof copied_fields / sizeof *copied_fields; i++)
-		copy_field(al, body, ac->ev, copied_fields[i]);
-	json_object_update_missing(al, body);
-	json_decref(body);
+	struct json_member m[ALERT_MEMBERS_MAX];
+	size_t n = 0;
+	for (size_t i = 0; i < COPIED_FIELDS; i++) {
+		const json_t *v = json_object_get(body, copied_fields[i]);
+		if (!v && ac->ev)
+			v = json_object_get(ac->ev, copied_fields[i]);
+		if (v)
+			add_member(m, &n, copied_fields[i], v);
+		if (i == 0)
+			add_member(m, &n, "event_type", ac->s->alert_type);
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(body, k, v) {
+		if (!strcmp(k, "event_type") || is_copied_field(k))
+			continue;
+		if (n == ALERT_MEMBERS_MAX) {
+			/* never with our bodies: merge them into one object */
+			json_t *al = json_object();
+			for (size_t i = 0; al && i < n; i++)
+				json_object_set(al, m[i].key, (json_t *)m[i].value);
+			json_object_update_missing(al, body);
+			n = 0;
+			if (al)
+				out_buffer_event(ac->ob, al);
+			json_decref(al);
+			break;
+		}
+		add_member(m, &n, k, v);
+	}
 	atomic_fetch_add(&ac->s->alerts, 1);
-	out_buffer_event(ac->ob, al);
-	json_decref(al);
+	if (n)
+		out_buffer_members(ac->ob, m, n);
+	json_decref(body);
 }
 
 static int aggregated_type(const json_t *ev)

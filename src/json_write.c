@@ -334,3 +334,21 @@ int json_write_compact(const json_t *v, char *buf, size_t cap, size_t *len)
 	*len = (size_t)(w.p - buf);
 	return 0;
 }
+
+int json_write_members(const struct json_member *m, size_t n, char *buf, size_t cap,
+                       size_t *len)
+{
+	struct jw w = { buf, buf + cap };
+
+	if (put1(&w, '{'))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if ((i && put1(&w, ',')) || put_string(&w, m[i].key, m[i].key_len) ||
+		    put1(&w, ':') || put_value(&w, m[i].value, 1))
+			return -1;
+	}
+	if (put1(&w, '}'))
+		return -1;
+	*len = (size_t)(w.p - buf);
+	return 0;
+}

@@ -177,3 +177,30 @@ void out_buffer_event(struct out_buffer *b, const json_t *ev)
 	b->lines++;
 	jfree(s);
 }
+
+void out_buffer_members(struct out_buffer *b, const struct json_member *m, size_t n)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		size_t len;
+		if (b->len < b->cap &&
+		    json_write_members(m, n, b->data + b->len, b->cap - b->len - 1, &len) == 0) {
+			b->data[b->len + len] = '\n';
+			b->len += len + 1;
+			b->lines++;
+			return;
+		}
+		if (!b->len)
+			break;
+		out_buffer_flush(b);
+	}
+	/* Too large or refused: build the object and take the general path,
+	 * which writes it or counts the error. */
+	json_t *o = json_object();
+	for (size_t i = 0; o && i < n; i++)
+		json_object_setn(o, m[i].key, m[i].key_len, (json_t *)m[i].value);
+	if (o)
+		out_buffer_event(b, o);
+	else
+		atomic_fetch_add(&b->w->errors, 1);
+	json_decref(o);
+}

@@ -6,12 +6,14 @@
  * Where json_dumps refuses a value (NULL), json_write_compact must refuse
  * it too, so out_buffer_event's fallback reports the error. */
 #include <dirent.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
 #include "json_write.h"
+#include "output.h"
 
 #define FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))
 #define BIG (1 << 20)
@@ -469,6 +471,88 @@ static void test_random(void)
 	CHECK_INT(bad, 0);
 }
 
+/* json_write_members writes what json_dumps writes for an object built
+ * from the same members; a buffer one byte short is refused. */
+static void test_members(void)
+{
+	int bad = 0;
+	for (int i = 0; i < 3000; i++) {
+		json_t *o = json_object();
+		struct json_member m[12];
+		char keys[12][32];
+		size_t n = below(12);
+		for (size_t j = 0; j < n; j++) {
+			/* distinct keys, some needing escapes */
+			snprintf(keys[j], sizeof keys[j], j % 3 ? "k%zu" : "k\"%zu\n", j);
+			json_t *v = rand_value(0);
+			json_object_set_new(o, keys[j], v);
+			m[j] = (struct json_member){ keys[j], strlen(keys[j]), v };
+		}
+		char *want = json_dumps(o, FLAGS);
+		size_t len = 0, n2;
+		int rc = json_write_members(m, n, out, BIG, &len);
+		if (!want ? rc != -1
+		          : rc != 0 || len != strlen(want) || memcmp(out, want, len) != 0 ||
+		                json_write_members(m, n, out, len - 1, &n2) != -1)
+			bad++;
+		free(want);
+		json_decref(o);
+	}
+	CHECK_INT(bad, 0);
+}
+
+/* out_buffer_members: the same line as out_buffer_event of the built
+ * object, also when the line is larger than the buffer or holds invalid
+ * UTF-8 (both go through json_dumps' path). */
+static void test_out_buffer_members(void)
+{
+	char path[] = "/tmp/mailsift-test-members-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	close(fd);
+	char err[256];
+	struct out_writer *w = out_writer_open(path, err, sizeof err);
+	struct out_buffer b;
+	CHECK(w && out_buffer_init(&b, w, 4096) == 0);
+	if (!w)
+		return;
+	static char big[10000];
+	memset(big, 'x', sizeof big - 1);
+	json_t *vals[3] = { json_string("small"), json_string(big), json_stringn_nocheck("\xff", 1) };
+	char *want[3];
+	for (int i = 0; i < 3; i++) {
+		struct json_member m[2] = { { "a", 1, vals[i] }, { "b\"", 2, vals[0] } };
+		out_buffer_members(&b, m, 2);
+		json_t *o = json_object();
+		json_object_set(o, "a", vals[i]);
+		json_object_set(o, "b\"", vals[0]);
+		want[i] = json_dumps(o, FLAGS); /* NULL for invalid UTF-8: no line */
+		json_decref(o);
+	}
+	out_buffer_free(&b);
+	/* the invalid UTF-8 line is refused and counted */
+	CHECK_INT(out_writer_errors(w), 1);
+	out_writer_close(w);
+	FILE *f = fopen(path, "r");
+	static char line[20000];
+	for (int i = 0; i < 3; i++) {
+		if (!want[i])
+			continue;
+		CHECK(f && fgets(line, sizeof line, f) != NULL);
+		line[strcspn(line, "\n")] = 0;
+		CHECK(strcmp(line, want[i]) == 0);
+		free(want[i]);
+	}
+	CHECK(f && fgets(line, sizeof line, f) == NULL);
+	if (f)
+		fclose(f);
+	unlink(path);
+	for (int i = 0; i < 3; i++)
+		json_decref(vals[i]);
+}
+
 int main(int argc, char **argv)
 {
 	test_literal();
@@ -477,6 +561,8 @@ int main(int argc, char **argv)
 	test_structure();
 	test_caps();
 	test_random();
+	test_members();
+	test_out_buffer_members();
 	if (argc > 1)
 		test_golden(argv[1]);
 	else
