@@ -28,6 +28,7 @@
 #include <string.h>
 #include "dissector.h"
 #include "dissectors.h"
+#include "json_fast.h"
 #include "linereader.h"
 #include "email.h"
 #include "anomaly.h"
@@ -308,12 +309,12 @@ static void msg_begin(struct imap_state *s, enum dir dir, uint64_t size)
 	}
 	json_t *e = json_object();
 	if (dir == DIR_TOSERVER) {
-		json_object_set_new(e, "mailbox", jstr(s, s->mailbox, strlen(s->mailbox)));
-		json_object_set_new(e, "size", json_integer((json_int_t)size));
-		json_object_set_new(e, "flags", s->flags ? s->flags : json_array());
+		jset(e, "mailbox", jstr(s, s->mailbox, strlen(s->mailbox)));
+		jset(e, "size", json_integer((json_int_t)size));
+		jset(e, "flags", s->flags ? s->flags : json_array());
 		s->flags = NULL; /* the next MULTIAPPEND message has its own */
 	} else {
-		json_object_set_new(e, "size", json_integer((json_int_t)size));
+		jset(e, "size", json_integer((json_int_t)size));
 	}
 	json_array_append_new(arr, e);
 	d->entry = e;
@@ -328,7 +329,7 @@ static void msg_end(struct imap_state *s, enum dir dir, int truncated)
 	email_finish(d->em, truncated);
 	anomaly_merge(&s->anom, email_anomalies(d->em));
 	if (d->entry)
-		json_object_set_new(d->entry, "email", email_to_json(d->em));
+		jset(d->entry, "email", email_to_json(d->em));
 	email_free(d->em);
 	d->em = NULL;
 	d->entry = NULL;
@@ -1022,28 +1023,28 @@ static void imap_on_close(void *state, struct dissector_ctx *ctx)
 	}
 	json_t *o = json_object();
 	if (s->username[0])
-		json_object_set_new(o, "username", jstr(s, s->username, strlen(s->username)));
+		jset(o, "username", jstr(s, s->username, strlen(s->username)));
 	if (s->mech[0])
-		json_object_set_new(o, "auth_mechanism", jstr(s, s->mech, strlen(s->mech)));
+		jset(o, "auth_mechanism", jstr(s, s->mech, strlen(s->mech)));
 	if (s->auth_result)
-		json_object_set_new(o, "auth_success", json_boolean(s->auth_result > 0));
-	json_object_set_new(o, "starttls", json_boolean(s->starttls));
-	json_object_set_new(o, "capabilities", json_incref(s->caps));
-	json_object_set_new(o, "mailboxes", json_incref(s->mailboxes));
-	json_object_set_new(o, "commands", counts_json(s));
-	json_object_set_new(o, "append", json_incref(s->append));
-	json_object_set_new(o, "fetch_count", json_integer((json_int_t)s->fetch_count));
-	json_object_set_new(o, "fetch_bytes", json_integer((json_int_t)s->fetch_bytes));
-	json_object_set_new(o, "fetched", json_incref(s->fetched));
-	json_object_set_new(o, "bytes_uploaded", json_integer((json_int_t)s->bytes_up));
-	json_object_set_new(o, "bytes_downloaded", json_integer((json_int_t)s->bytes_down));
-	json_object_set_new(o, "protocol_bytes_toserver",
+		jset(o, "auth_success", json_boolean(s->auth_result > 0));
+	jset(o, "starttls", json_boolean(s->starttls));
+	jset(o, "capabilities", json_incref(s->caps));
+	jset(o, "mailboxes", json_incref(s->mailboxes));
+	jset(o, "commands", counts_json(s));
+	jset(o, "append", json_incref(s->append));
+	jset(o, "fetch_count", json_integer((json_int_t)s->fetch_count));
+	jset(o, "fetch_bytes", json_integer((json_int_t)s->fetch_bytes));
+	jset(o, "fetched", json_incref(s->fetched));
+	jset(o, "bytes_uploaded", json_integer((json_int_t)s->bytes_up));
+	jset(o, "bytes_downloaded", json_integer((json_int_t)s->bytes_down));
+	jset(o, "protocol_bytes_toserver",
 	                    json_integer((json_int_t)s->d[DIR_TOSERVER].proto_bytes));
-	json_object_set_new(o, "protocol_bytes_toclient",
+	jset(o, "protocol_bytes_toclient",
 	                    json_integer((json_int_t)s->d[DIR_TOCLIENT].proto_bytes));
 	json_t *body = json_object();
-	json_object_set_new(body, "imap", o);
-	json_object_set_new(body, "anomalies", anomaly_set_to_json(&s->anom));
+	jset(body, "imap", o);
+	jset(body, "anomalies", anomaly_set_to_json(&s->anom));
 	dctx_emit(ctx, body);
 }
 

@@ -21,6 +21,7 @@
 #include "dissector.h"
 #include "dissectors.h"
 #include "dotstuff.h"
+#include "json_fast.h"
 #include "linereader.h"
 #include "email.h"
 #include "anomaly.h"
@@ -272,12 +273,12 @@ static void body_end(struct pop3_state *s, int truncated)
 			             ((uint64_t)1 << ANOMALY_TRUNCATED_MESSAGE));
 		anomaly_merge(&s->anom, &ea);
 		if (s->entry) {
-			json_object_set_new(s->entry, "size", json_integer((json_int_t)s->body_size));
-			json_object_set_new(s->entry, "email", email_to_json(s->em));
+			jset(s->entry, "size", json_integer((json_int_t)s->body_size));
+			jset(s->entry, "email", email_to_json(s->em));
 		}
 		email_free(s->em);
 	} else if (s->entry) {
-		json_object_set_new(s->entry, "size", json_integer((json_int_t)s->body_size));
+		jset(s->entry, "size", json_integer((json_int_t)s->body_size));
 	}
 	if (truncated)
 		anomaly_raise(&s->anom, ANOMALY_TRUNCATED_MESSAGE);
@@ -306,7 +307,7 @@ static void body_begin(struct pop3_state *s, const struct pop3_pending *c)
 	}
 	s->entry = json_object();
 	if (c->msg)
-		json_object_set_new(s->entry, "msg", json_integer((json_int_t)c->msg));
+		jset(s->entry, "msg", json_integer((json_int_t)c->msg));
 	json_array_append_new(top ? s->topped : s->retrieved, s->entry);
 	s->em = email_new(s->lim);
 }
@@ -575,29 +576,29 @@ static void pop3_on_close(void *state, struct dissector_ctx *ctx)
 		body_end(s, 1);
 	json_t *o = json_object();
 	if (s->username[0])
-		json_object_set_new(o, "username", jstr(s, s->username, strlen(s->username)));
+		jset(o, "username", jstr(s, s->username, strlen(s->username)));
 	if (s->mech[0])
-		json_object_set_new(o, "auth_mechanism", jstr(s, s->mech, strlen(s->mech)));
+		jset(o, "auth_mechanism", jstr(s, s->mech, strlen(s->mech)));
 	if (s->auth_result)
-		json_object_set_new(o, "auth_success", json_boolean(s->auth_result > 0));
-	json_object_set_new(o, "stls", json_boolean(s->stls));
-	json_object_set_new(o, "capabilities", json_incref(s->caps));
-	json_object_set_new(o, "commands", counts_json(s));
-	json_object_set_new(o, "retr_count", json_integer((json_int_t)s->retr_count));
-	json_object_set_new(o, "retr_bytes", json_integer((json_int_t)s->retr_bytes));
-	json_object_set_new(o, "retrieved", json_incref(s->retrieved));
-	json_object_set_new(o, "top_count", json_integer((json_int_t)s->top_count));
-	json_object_set_new(o, "top_bytes", json_integer((json_int_t)s->top_bytes));
-	json_object_set_new(o, "top", json_incref(s->topped));
-	json_object_set_new(o, "deleted_count", json_integer((json_int_t)s->deleted_count));
-	json_object_set_new(o, "auth_failures", json_integer((json_int_t)s->auth_failures));
-	json_object_set_new(o, "protocol_bytes_toserver",
+		jset(o, "auth_success", json_boolean(s->auth_result > 0));
+	jset(o, "stls", json_boolean(s->stls));
+	jset(o, "capabilities", json_incref(s->caps));
+	jset(o, "commands", counts_json(s));
+	jset(o, "retr_count", json_integer((json_int_t)s->retr_count));
+	jset(o, "retr_bytes", json_integer((json_int_t)s->retr_bytes));
+	jset(o, "retrieved", json_incref(s->retrieved));
+	jset(o, "top_count", json_integer((json_int_t)s->top_count));
+	jset(o, "top_bytes", json_integer((json_int_t)s->top_bytes));
+	jset(o, "top", json_incref(s->topped));
+	jset(o, "deleted_count", json_integer((json_int_t)s->deleted_count));
+	jset(o, "auth_failures", json_integer((json_int_t)s->auth_failures));
+	jset(o, "protocol_bytes_toserver",
 	                    json_integer((json_int_t)s->proto_bytes[DIR_TOSERVER]));
-	json_object_set_new(o, "protocol_bytes_toclient",
+	jset(o, "protocol_bytes_toclient",
 	                    json_integer((json_int_t)s->proto_bytes[DIR_TOCLIENT]));
 	json_t *body = json_object();
-	json_object_set_new(body, "pop3", o);
-	json_object_set_new(body, "anomalies", anomaly_set_to_json(&s->anom));
+	jset(body, "pop3", o);
+	jset(body, "anomalies", anomaly_set_to_json(&s->anom));
 	dctx_emit(ctx, body);
 }
 

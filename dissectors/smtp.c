@@ -35,6 +35,7 @@
 #include "dissectors.h"
 #include "email.h"
 #include "dotstuff.h"
+#include "json_fast.h"
 #include "linereader.h"
 #include "sasl.h"
 #include "utf8.h"
@@ -353,58 +354,58 @@ static void smtp_emit(struct smtp_session *s, struct dissector_ctx *ctx,
 	smtp_put_str(o, "helo", s->helo);
 	smtp_put_str(o, "banner", s->banner);
 	if (s->n_ext)
-		json_object_set_new(o, "extensions", smtp_str_array(s->ext, s->n_ext));
+		jset(o, "extensions", smtp_str_array(s->ext, s->n_ext));
 	if (s->auth_mech) {
 		json_t *a = json_object();
-		json_object_set_new(a, "mechanism", json_string(s->auth_mech));
+		jset(a, "mechanism", json_string(s->auth_mech));
 		smtp_put_str(a, "username", s->auth_user);
 		if (s->auth_result >= 0)
-			json_object_set_new(a, "success", json_boolean(s->auth_result));
-		json_object_set_new(o, "auth", a);
+			jset(a, "success", json_boolean(s->auth_result));
+		jset(o, "auth", a);
 	}
-	json_object_set_new(o, "starttls", json_boolean(s->starttls));
+	jset(o, "starttls", json_boolean(s->starttls));
 	if (s->n_vrfy)
-		json_object_set_new(o, "vrfy", smtp_str_array(s->vrfy, s->n_vrfy));
+		jset(o, "vrfy", smtp_str_array(s->vrfy, s->n_vrfy));
 	if (s->n_expn)
-		json_object_set_new(o, "expn", smtp_str_array(s->expn, s->n_expn));
+		jset(o, "expn", smtp_str_array(s->expn, s->n_expn));
 	if (s->bad_commands)
-		json_object_set_new(o, "bad_commands", json_integer(s->bad_commands));
+		jset(o, "bad_commands", json_integer(s->bad_commands));
 	if (t) {
 		json_t *to = json_array(), *rej = json_array();
 		smtp_put_str(o, "mail_from", t->mail_from);
 		if (t->has_size)
-			json_object_set_new(o, "mail_size", json_integer((json_int_t)t->mail_size));
+			jset(o, "mail_size", json_integer((json_int_t)t->mail_size));
 		smtp_put_str(o, "mail_body", t->mail_body);
 		for (uint32_t i = 0; i < t->n_rcpt; i++) {
 			if (t->rcpts[i].code >= 400) {
 				json_t *r = json_object();
-				json_object_set_new(r, "address", smtp_jstr(t->rcpts[i].addr));
-				json_object_set_new(r, "code", json_integer(t->rcpts[i].code));
+				jset(r, "address", smtp_jstr(t->rcpts[i].addr));
+				jset(r, "code", json_integer(t->rcpts[i].code));
 				json_array_append_new(rej, r);
 			} else {
 				json_array_append_new(to, smtp_jstr(t->rcpts[i].addr));
 			}
 		}
-		json_object_set_new(o, "rcpt_to", to);
-		json_object_set_new(o, "rcpt_rejected", rej);
-		json_object_set_new(o, "message_bytes", json_integer((json_int_t)t->message_bytes));
-		json_object_set_new(o, "transaction_depth", json_integer(t->depth));
+		jset(o, "rcpt_to", to);
+		jset(o, "rcpt_rejected", rej);
+		jset(o, "message_bytes", json_integer((json_int_t)t->message_bytes));
+		jset(o, "transaction_depth", json_integer(t->depth));
 		if (t->chunking)
-			json_object_set_new(o, "chunking", json_true());
+			jset(o, "chunking", json_true());
 		anomaly_merge(&an, &t->anomalies);
 	} else if (s->n_dropped) {
-		json_object_set_new(o, "transactions_dropped", json_integer(s->n_dropped));
+		jset(o, "transactions_dropped", json_integer(s->n_dropped));
 	}
 	smtp_put_str(o, "last_reply", s->last_reply);
-	json_object_set_new(o, "commands_bytes", json_integer((json_int_t)s->cmd_bytes));
-	json_object_set_new(o, "replies_bytes", json_integer((json_int_t)s->reply_bytes));
-	json_object_set_new(o, "status", json_string(status));
-	json_object_set_new(body, "smtp", o);
+	jset(o, "commands_bytes", json_integer((json_int_t)s->cmd_bytes));
+	jset(o, "replies_bytes", json_integer((json_int_t)s->reply_bytes));
+	jset(o, "status", json_string(status));
+	jset(body, "smtp", o);
 	if (t && t->email) {
-		json_object_set_new(body, "email", email_to_json(t->email));
+		jset(body, "email", email_to_json(t->email));
 		anomaly_merge(&an, email_anomalies(t->email));
 	}
-	json_object_set_new(body, "anomalies", anomaly_set_to_json(&an));
+	jset(body, "anomalies", anomaly_set_to_json(&an));
 	memset(&s->anomalies, 0, sizeof s->anomalies);
 	s->n_emitted++;
 	dctx_emit(ctx, body);

@@ -21,6 +21,7 @@
 #include "email.h"
 #include "codec.h"
 #include "growbuf.h"
+#include "json_fast.h"
 #include "magic.h"
 #include "mailaddr.h"
 #include "rfc2047.h"
@@ -1024,9 +1025,9 @@ const struct anomaly_set *email_anomalies(const struct email *e)
 static json_t *addr_json(const struct addr *a)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "address", json_string(a->address ? a->address : ""));
+	jset(o, "address", json_string(a->address ? a->address : ""));
 	if (a->name && a->name[0])
-		json_object_set_new(o, "display_name", json_string(a->name));
+		jset(o, "display_name", json_string(a->name));
 	return o;
 }
 
@@ -1048,12 +1049,12 @@ json_t *email_to_json(const struct email *e)
 {
 	json_t *o = json_object();
 	if (e->has_from)
-		json_object_set_new(o, "from", addr_json(&e->from));
+		jset(o, "from", addr_json(&e->from));
 	if (e->has_sender)
-		json_object_set_new(o, "sender", addr_json(&e->sender));
-	json_object_set_new(o, "to", addrlist_json(&e->to));
-	json_object_set_new(o, "cc", addrlist_json(&e->cc));
-	json_object_set_new(o, "reply_to", addrlist_json(&e->reply_to));
+		jset(o, "sender", addr_json(&e->sender));
+	jset(o, "to", addrlist_json(&e->to));
+	jset(o, "cc", addrlist_json(&e->cc));
+	jset(o, "reply_to", addrlist_json(&e->reply_to));
 	set_str(o, "subject", e->subject);
 	set_str(o, "date", e->date);
 	set_str(o, "message_id", e->message_id);
@@ -1062,7 +1063,7 @@ json_t *email_to_json(const struct email *e)
 	set_str(o, "user_agent", e->user_agent);
 	set_str(o, "x_originating_ip", e->x_originating_ip);
 	set_str(o, "return_path", e->return_path);
-	json_object_set_new(o, "received_count", json_integer((json_int_t)e->received_count));
+	jset(o, "received_count", json_integer((json_int_t)e->received_count));
 	set_str(o, "received_first", e->received_first);
 	/* With one Received header it is both the first and the last. */
 	set_str(o, "received_last", e->received_last ? e->received_last : e->received_first);
@@ -1072,19 +1073,19 @@ json_t *email_to_json(const struct email *e)
 		json_t *j = json_object();
 		set_str(j, "filename", a->filename);
 		set_str(j, "content_type", a->ctype);
-		json_object_set_new(j, "size", json_integer((json_int_t)a->size));
-		json_object_set_new(j, "magic_type", json_string(a->magic));
+		jset(j, "size", json_integer((json_int_t)a->size));
+		jset(j, "magic_type", json_string(a->magic));
 		if (a->script_kind)
-			json_object_set_new(j, "script_kind", json_string(a->script_kind));
-		json_object_set_new(j, "extension_mismatch", json_boolean(a->mismatch));
-		json_object_set_new(j, "sha256", json_string(a->sha256));
+			jset(j, "script_kind", json_string(a->script_kind));
+		jset(j, "extension_mismatch", json_boolean(a->mismatch));
+		jset(j, "sha256", json_string(a->sha256));
 		json_array_append_new(arr, j);
 	}
-	json_object_set_new(o, "attachments", arr);
-	json_object_set_new(o, "part_count", json_integer(e->counts.parts));
-	json_object_set_new(o, "url_count", json_integer(e->counts.urls));
-	json_object_set_new(o, "header_bytes", json_integer((json_int_t)e->counts.header_bytes));
-	json_object_set_new(o, "body_bytes", json_integer((json_int_t)e->counts.body_bytes));
-	json_object_set_new(o, "attachment_bytes", json_integer((json_int_t)e->counts.attachment_bytes));
+	jset(o, "attachments", arr);
+	jset(o, "part_count", json_integer(e->counts.parts));
+	jset(o, "url_count", json_integer(e->counts.urls));
+	jset(o, "header_bytes", json_integer((json_int_t)e->counts.header_bytes));
+	jset(o, "body_bytes", json_integer((json_int_t)e->counts.body_bytes));
+	jset(o, "attachment_bytes", json_integer((json_int_t)e->counts.attachment_bytes));
 	return o;
 }

@@ -5,6 +5,7 @@
 #include <time.h>
 #include "event.h"
 #include "flow.h"
+#include "json_fast.h"
 
 /* Digits by hand: every event formats two or three of these, and
  * snprintf took thousands of instructions for each. */
@@ -77,15 +78,15 @@ json_t *event_new(const struct flow *f, const char *event_type, const char *app_
 	event_format_addr(flow_client_addr(f), f->key.ip_version, src, sizeof src);
 	event_format_addr(flow_server_addr(f), f->key.ip_version, dst, sizeof dst);
 	json_t *ev = json_object();
-	json_object_set_new(ev, "timestamp", json_string(ts));
-	json_object_set_new(ev, "flow_id", json_integer((json_int_t)f->flow_id));
-	json_object_set_new(ev, "event_type", json_string(event_type));
-	json_object_set_new(ev, "src_ip", json_string(src));
-	json_object_set_new(ev, "src_port", json_integer(flow_client_port(f)));
-	json_object_set_new(ev, "dest_ip", json_string(dst));
-	json_object_set_new(ev, "dest_port", json_integer(flow_server_port(f)));
-	json_object_set_new(ev, "proto", json_string(f->key.proto == 6 ? "TCP" : "UDP"));
+	jset(ev, "timestamp", jstr_ours(ts));
+	jset(ev, "flow_id", json_integer((json_int_t)f->flow_id));
+	jset(ev, "event_type", jstr_ours(event_type));
+	jset(ev, "src_ip", jstr_ours(src));
+	jset(ev, "src_port", json_integer(flow_client_port(f)));
+	jset(ev, "dest_ip", jstr_ours(dst));
+	jset(ev, "dest_port", json_integer(flow_server_port(f)));
+	jset(ev, "proto", jstr_ours(f->key.proto == 6 ? "TCP" : "UDP"));
 	if (app_proto)
-		json_object_set_new(ev, "app_proto", json_string(app_proto));
+		jset(ev, "app_proto", jstr_ours(app_proto));
 	return ev;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include "event_sink.h"
 #include "geo.h"
+#include "json_fast.h"
 #include "json_write.h"
 #include "output.h"
 #include "policy.h"
@@ -77,7 +78,7 @@ struct event_sink *event_sink_new(const struct sensor_config *cfg, struct out_wr
 	pthread_mutex_init(&s->reload_lock, NULL);
 	pthread_mutex_init(&s->agg_lock, NULL);
 	s->progress = calloc(n_workers, sizeof *s->progress);
-	s->alert_type = json_string("alert");
+	s->alert_type = jstr_lit("alert");
 	if (!s->progress || !s->alert_type || out_buffer_init(&s->agg_out, out, 16 * 1024) != 0) {
 		snprintf(err, errsz, "out of memory");
 		event_sink_free(s);
@@ -176,7 +177,7 @@ static void enrich(struct event_sink *s, const struct policy *p, json_t *ev)
 		if (!g && !src_home && (dst_home || !p))
 			g = geo_lookup_json(s->geo, src);
 		if (g)
-			json_object_set_new(ev, "geo", g);
+			jset(ev, "geo", g);
 	}
 	if (s->side && !json_object_get(ev, "process")) {
 		const char *start = str_at(json_object_get(ev, "flow"), "start");
@@ -188,7 +189,7 @@ static void enrich(struct event_sink *s, const struct policy *p, json_t *ev)
 		    (uint16_t)json_integer_value(json_object_get(ev, "dest_port")),
 		    t > 0 ? (uint64_t)t : 0, &s->side_stats);
 		if (proc)
-			json_object_set_new(ev, "process", proc);
+			jset(ev, "process", proc);
 	}
 }
 
@@ -350,25 +351,25 @@ int event_sink_reload(struct event_sink *s, char *err, size_t errsz)
 json_t *event_sink_stats(const struct event_sink *s)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "events", json_integer((json_int_t)atomic_load(&s->events)));
-	json_object_set_new(o, "alerts", json_integer((json_int_t)atomic_load(&s->alerts)));
+	jset(o, "events", json_integer((json_int_t)atomic_load(&s->events)));
+	jset(o, "alerts", json_integer((json_int_t)atomic_load(&s->alerts)));
 	if (s->cfg->policy_path) {
 		json_t *pol = json_object();
-		json_object_set_new(pol, "reloads", json_integer((json_int_t)atomic_load(&s->reloads)));
-		json_object_set_new(pol, "reload_failures",
+		jset(pol, "reloads", json_integer((json_int_t)atomic_load(&s->reloads)));
+		jset(pol, "reload_failures",
 		                    json_integer((json_int_t)atomic_load(&s->reload_failures)));
 		if (s->agg) {
 			struct policy_agg_stats as;
 			policy_agg_stats(s->agg, &as);
-			json_object_set_new(pol, "aggregated_events", json_integer((json_int_t)as.events));
-			json_object_set_new(pol, "late_events", json_integer((json_int_t)as.late_events));
-			json_object_set_new(pol, "evicted_hosts", json_integer((json_int_t)as.evicted_hosts));
-			json_object_set_new(pol, "evicted_pairs", json_integer((json_int_t)as.evicted_pairs));
+			jset(pol, "aggregated_events", json_integer((json_int_t)as.events));
+			jset(pol, "late_events", json_integer((json_int_t)as.late_events));
+			jset(pol, "evicted_hosts", json_integer((json_int_t)as.evicted_hosts));
+			jset(pol, "evicted_pairs", json_integer((json_int_t)as.evicted_pairs));
 		}
-		json_object_set_new(o, "policy", pol);
+		jset(o, "policy", pol);
 	}
 	if (s->side)
-		json_object_set_new(o, "sidecar", sidecar_stats_json(&s->side_stats));
+		jset(o, "sidecar", sidecar_stats_json(&s->side_stats));
 	return o;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <maxminddb.h>
 #include "geo.h"
+#include "json_fast.h"
 
 struct geo {
 	MMDB_s country, asn;
@@ -99,7 +100,7 @@ json_t *geo_lookup_json(const struct geo *g, const char *ip)
 		if (!c)
 			c = utf8_value(&e, rpath); /* anycast/satellite ranges lack "country" */
 		if (c)
-			json_object_set_new(out, "country", c);
+			jset(out, "country", c);
 	}
 	if (g->have_asn && lookup(&g->asn, ip, &e)) {
 		static const char *const npath[] = { "autonomous_system_number", NULL };
@@ -107,13 +108,13 @@ json_t *geo_lookup_json(const struct geo *g, const char *ip)
 		MMDB_entry_data_s d;
 		if (MMDB_aget_value(&e, &d, npath) == MMDB_SUCCESS && d.has_data) {
 			if (d.type == MMDB_DATA_TYPE_UINT32)
-				json_object_set_new(out, "asn", json_integer(d.uint32));
+				jset(out, "asn", json_integer(d.uint32));
 			else if (d.type == MMDB_DATA_TYPE_UINT16)
-				json_object_set_new(out, "asn", json_integer(d.uint16));
+				jset(out, "asn", json_integer(d.uint16));
 		}
 		json_t *o = utf8_value(&e, opath);
 		if (o)
-			json_object_set_new(out, "as_org", o);
+			jset(out, "as_org", o);
 	}
 	if (json_object_size(out) == 0) {
 		json_decref(out);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 #include <math.h>
+#include "json_fast.h"
 #include "policy_int.h"
 
 #define PENDING_MAX 1024           /* queued observations per pair */
@@ -480,12 +481,12 @@ static void set_common(json_t *body, int64_t t, const char *src, const char *dst
 {
 	char ts[48];
 	iso_time(t, ts, sizeof(ts));
-	json_object_set_new(body, "timestamp", json_string(ts));
-	json_object_set_new(body, "event_type", json_string("alert"));
-	json_object_set_new(body, "src_ip", json_string(src));
+	jset(body, "timestamp", json_string(ts));
+	jset(body, "event_type", jstr_lit("alert"));
+	jset(body, "src_ip", json_string(src));
 	if (dst) {
-		json_object_set_new(body, "dest_ip", json_string(dst));
-		json_object_set_new(body, "dest_port", json_integer(port));
+		jset(body, "dest_ip", json_string(dst));
+		jset(body, "dest_port", json_integer(port));
 	}
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "json_fast.h"
 #include "policy_int.h"
 
 const char *json_str(const json_t *obj, const char *key)
@@ -180,13 +181,13 @@ json_t *policy_alert_new(const struct policy *p, enum policy_rule r, const char 
 		json_decref(evidence);
 		return NULL;
 	}
-	json_object_set_new(a, "rule", json_string(ri->name));
-	json_object_set_new(a, "analytic", json_string(analytic ? analytic : ri->analytic));
-	json_object_set_new(a, "technique", json_string(ri->technique));
-	json_object_set_new(a, "severity", json_string(severity_name(p->rules[r].severity)));
-	json_object_set_new(a, "reason", json_string(reason));
-	json_object_set_new(a, "evidence", evidence ? evidence : json_object());
-	json_object_set_new(body, "alert", a);
+	jset(a, "rule", jstr_ours(ri->name));
+	jset(a, "analytic", jstr_ours(analytic ? analytic : ri->analytic));
+	jset(a, "technique", jstr_ours(ri->technique));
+	jset(a, "severity", jstr_ours(severity_name(p->rules[r].severity)));
+	jset(a, "reason", json_string(reason));
+	jset(a, "evidence", evidence ? evidence : json_object());
+	jset(body, "alert", a);
 	return body;
 }
 

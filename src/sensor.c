@@ -14,6 +14,7 @@
 #include "dissector.h"
 #include "event.h"
 #include "event_sink.h"
+#include "json_fast.h"
 #include "output.h"
 #include "ring.h"
 #include "hugemem.h"
@@ -300,32 +301,32 @@ static json_t *stats_event(struct capture *c, struct worker **workers, unsigned 
 	char ts[40];
 	event_format_time(c->max_ts, ts, sizeof ts);
 	json_t *ev = json_object();
-	json_object_set_new(ev, "timestamp", json_string(ts));
-	json_object_set_new(ev, "event_type", json_string("stats"));
+	jset(ev, "timestamp", json_string(ts));
+	jset(ev, "event_type", jstr_lit("stats"));
 	json_t *st = json_object();
-	json_object_set_new(st, "packets", json_integer((json_int_t)c->packets));
-	json_object_set_new(st, "bytes", json_integer((json_int_t)c->bytes));
-	json_object_set_new(st, "decoded", json_integer((json_int_t)c->decoded));
-	json_object_set_new(st, "not_tracked", json_integer((json_int_t)c->decode[DECODE_NOT_TRACKED]));
+	jset(st, "packets", json_integer((json_int_t)c->packets));
+	jset(st, "bytes", json_integer((json_int_t)c->bytes));
+	jset(st, "decoded", json_integer((json_int_t)c->decoded));
+	jset(st, "not_tracked", json_integer((json_int_t)c->decode[DECODE_NOT_TRACKED]));
 	json_t *de = json_object();
 	for (int r = DECODE_NOT_TRACKED + 1; r < DECODE_RESULT_COUNT; r++)
 		if (c->decode[r])
 			json_object_set_new(de, decode_result_name((enum decode_result)r),
 			                    json_integer((json_int_t)c->decode[r]));
-	json_object_set_new(st, "decode_errors", de);
+	jset(st, "decode_errors", de);
 	json_t *drops = json_object();
-	json_object_set_new(drops, "ring", json_integer((json_int_t)c->ring_drops));
-	json_object_set_new(drops, "oversize", json_integer((json_int_t)c->oversize));
+	jset(drops, "ring", json_integer((json_int_t)c->ring_drops));
+	jset(drops, "oversize", json_integer((json_int_t)c->oversize));
 	if (c->live) {
 		struct pcap_stat ps;
 		if (pcap_stats(c->pcap, &ps) == 0) {
-			json_object_set_new(drops, "kernel", json_integer(ps.ps_drop));
-			json_object_set_new(drops, "interface", json_integer(ps.ps_ifdrop));
+			jset(drops, "kernel", json_integer(ps.ps_drop));
+			jset(drops, "interface", json_integer(ps.ps_ifdrop));
 		}
 	}
-	json_object_set_new(st, "drops", drops);
+	jset(st, "drops", drops);
 	if (c->input_error[0])
-		json_object_set_new(st, "input_error", json_string(c->input_error));
+		jset(st, "input_error", json_string(c->input_error));
 	uint64_t created = 0, evicted = 0, timeout = 0, emitted = 0, gaps = 0, gapb = 0, dup = 0,
 	         exh = 0, nd = 0;
 	uint64_t dflows[8] = { 0 };
@@ -344,33 +345,33 @@ static json_t *stats_event(struct capture *c, struct worker **workers, unsigned 
 		for (int k = 0; k < 8; k++)
 			dflows[k] += ws->dissector_flows[k];
 		json_t *wo = json_object();
-		json_object_set_new(wo, "packets", json_integer((json_int_t)ws->packets));
-		json_object_set_new(wo, "flows", json_integer((json_int_t)ws->flows_created));
+		jset(wo, "packets", json_integer((json_int_t)ws->packets));
+		jset(wo, "flows", json_integer((json_int_t)ws->flows_created));
 		json_array_append_new(wl, wo);
 	}
 	json_t *fl = json_object();
-	json_object_set_new(fl, "created", json_integer((json_int_t)created));
-	json_object_set_new(fl, "evicted", json_integer((json_int_t)evicted));
-	json_object_set_new(fl, "timed_out", json_integer((json_int_t)timeout));
-	json_object_set_new(fl, "logged", json_integer((json_int_t)emitted));
-	json_object_set_new(fl, "ndpi_detected", json_integer((json_int_t)nd));
+	jset(fl, "created", json_integer((json_int_t)created));
+	jset(fl, "evicted", json_integer((json_int_t)evicted));
+	jset(fl, "timed_out", json_integer((json_int_t)timeout));
+	jset(fl, "logged", json_integer((json_int_t)emitted));
+	jset(fl, "ndpi_detected", json_integer((json_int_t)nd));
 	json_t *dis = json_object();
 	for (size_t k = 0; dissector_registry[k] && k < 8; k++)
 		json_object_set_new(dis, dissector_registry[k]->name, json_integer((json_int_t)dflows[k]));
-	json_object_set_new(fl, "dissected", dis);
-	json_object_set_new(st, "flows", fl);
+	jset(fl, "dissected", dis);
+	jset(st, "flows", fl);
 	json_t *ra = json_object();
-	json_object_set_new(ra, "gaps", json_integer((json_int_t)gaps));
-	json_object_set_new(ra, "gap_bytes", json_integer((json_int_t)gapb));
-	json_object_set_new(ra, "duplicate_bytes", json_integer((json_int_t)dup));
-	json_object_set_new(ra, "pool_exhausted", json_integer((json_int_t)exh));
-	json_object_set_new(st, "reassembly", ra);
-	json_object_set_new(st, "workers", wl);
+	jset(ra, "gaps", json_integer((json_int_t)gaps));
+	jset(ra, "gap_bytes", json_integer((json_int_t)gapb));
+	jset(ra, "duplicate_bytes", json_integer((json_int_t)dup));
+	jset(ra, "pool_exhausted", json_integer((json_int_t)exh));
+	jset(st, "reassembly", ra);
+	jset(st, "workers", wl);
 	json_t *ss = event_sink_stats(sink);
 	json_object_update(st, ss);
 	json_decref(ss);
-	json_object_set_new(st, "output_errors", json_integer((json_int_t)out_writer_errors(out)));
-	json_object_set_new(ev, "stats", st);
+	jset(st, "output_errors", json_integer((json_int_t)out_writer_errors(out)));
+	jset(ev, "stats", st);
 	return ev;
 }
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "json_fast.h"
 #include "sidecar_int.h"
 
 struct sc_node {
@@ -606,9 +607,9 @@ json_t *sidecar_store_lookup_stats(struct sidecar_store *st, const char *client_
 		struct sc_pnode *p = find_proc(st, c->host, c->pid, c->guid, c->time_usec);
 		out = json_object();
 		set_str(out, "image", p && p->image ? p->image : c->image);
-		json_object_set_new(out, "pid", json_integer(c->pid));
+		jset(out, "pid", json_integer(c->pid));
 		if (p && p->has_ppid)
-			json_object_set_new(out, "ppid", json_integer(p->ppid));
+			jset(out, "ppid", json_integer(p->ppid));
 		set_str(out, "command_line", p && p->cmdline ? p->cmdline : c->cmdline);
 		set_str(out, "user", p && p->user ? p->user : c->user);
 		const char *pimg = p ? p->parent_image : NULL;

@@ -11,6 +11,7 @@
  *
  * Ownership: the XML path builds a temporary object freed before return. */
 #include <string.h>
+#include "json_fast.h"
 #include "sidecar_int.h"
 
 #define XML_MAX_DATA 96
@@ -177,7 +178,7 @@ enum sc_result sc_parse_sysmon_xml(struct sc_str xml, struct sc_str host,
 		name[ne - d] = 0;
 		p = ne + 1;
 		if (p + 1 < end && p[0] == '/' && p[1] == '>') {
-			json_object_set_new(ed, name, json_string(""));
+			json_object_set_new(ed, name, jstr_lit(""));
 			p += 2;
 			count++;
 			continue;

@@ -9,6 +9,7 @@
 #include "event.h"
 #include "event_sink.h"
 #include "flow.h"
+#include "json_fast.h"
 #include "output.h"
 #include "reasm.h"
 #include "hugemem.h"
@@ -153,22 +154,22 @@ static json_t *tls_object(const struct flow *f)
 		return NULL;
 	json_t *t = json_object();
 	if (n->host_server_name[0])
-		json_object_set_new(t, "sni", json_string(n->host_server_name));
+		jset(t, "sni", json_string(n->host_server_name));
 	if (n->protos.tls_quic.ssl_version) {
 		char vbuf[32];
 		u_int8_t unknown = 0;
-		json_object_set_new(t, "version",
+		jset(t, "version",
 		    json_string(ndpi_ssl_version2str(vbuf, sizeof vbuf,
 		                                     n->protos.tls_quic.ssl_version, &unknown)));
 	}
 	if (n->protos.tls_quic.ja3_client[0])
-		json_object_set_new(t, "ja3", json_string(n->protos.tls_quic.ja3_client));
+		jset(t, "ja3", json_string(n->protos.tls_quic.ja3_client));
 	if (n->protos.tls_quic.ja3_server[0])
-		json_object_set_new(t, "ja3s", json_string(n->protos.tls_quic.ja3_server));
+		jset(t, "ja3s", json_string(n->protos.tls_quic.ja3_server));
 	if (n->protos.tls_quic.subjectDN)
-		json_object_set_new(t, "subject", json_string(n->protos.tls_quic.subjectDN));
+		jset(t, "subject", json_string(n->protos.tls_quic.subjectDN));
 	if (n->protos.tls_quic.issuerDN)
-		json_object_set_new(t, "issuer", json_string(n->protos.tls_quic.issuerDN));
+		jset(t, "issuer", json_string(n->protos.tls_quic.issuerDN));
 	if (json_object_size(t) == 0) {
 		json_decref(t);
 		return NULL;
@@ -203,38 +204,38 @@ static void emit_flow_event(struct worker *w, struct flow *f, enum flow_reason w
 	event_format_time(f->last_usec, ts1, sizeof ts1);
 	const struct flow_dir *up = &f->dir[DIR_TOSERVER], *down = &f->dir[DIR_TOCLIENT];
 	json_t *fl = json_object();
-	json_object_set_new(fl, "start", json_string(ts0));
-	json_object_set_new(fl, "end", json_string(ts1));
-	json_object_set_new(fl, "pkts_toserver", json_integer((json_int_t)up->pkts));
-	json_object_set_new(fl, "pkts_toclient", json_integer((json_int_t)down->pkts));
-	json_object_set_new(fl, "bytes_toserver", json_integer((json_int_t)up->bytes));
-	json_object_set_new(fl, "bytes_toclient", json_integer((json_int_t)down->bytes));
-	json_object_set_new(fl, "payload_bytes_toserver", json_integer((json_int_t)up->payload));
-	json_object_set_new(fl, "payload_bytes_toclient", json_integer((json_int_t)down->payload));
+	jset(fl, "start", jstr_ours(ts0));
+	jset(fl, "end", jstr_ours(ts1));
+	jset(fl, "pkts_toserver", json_integer((json_int_t)up->pkts));
+	jset(fl, "pkts_toclient", json_integer((json_int_t)down->pkts));
+	jset(fl, "bytes_toserver", json_integer((json_int_t)up->bytes));
+	jset(fl, "bytes_toclient", json_integer((json_int_t)down->bytes));
+	jset(fl, "payload_bytes_toserver", json_integer((json_int_t)up->payload));
+	jset(fl, "payload_bytes_toclient", json_integer((json_int_t)down->payload));
 	/* Rounded so the value is identical on every platform. */
 	double ratio = flow_ratio(f);
-	json_object_set_new(fl, "ratio_toserver_toclient", json_real((double)(long long)(ratio * 1000 + 0.5) / 1000));
-	json_object_set_new(fl, "state", json_string(f->key.proto == 6 ? flow_tcp_state_name(f->tcp_state) : "udp"));
-	json_object_set_new(fl, "reason", json_string(flow_reason_name(why)));
-	json_object_set_new(fl, "gaps", json_integer(f->gaps));
-	json_object_set_new(fl, "ndpi_proto", json_string(nd));
+	jset(fl, "ratio_toserver_toclient", json_real((double)(long long)(ratio * 1000 + 0.5) / 1000));
+	jset(fl, "state", jstr_ours(f->key.proto == 6 ? flow_tcp_state_name(f->tcp_state) : "udp"));
+	jset(fl, "reason", jstr_ours(flow_reason_name(why)));
+	jset(fl, "gaps", json_integer(f->gaps));
+	jset(fl, "ndpi_proto", jstr_ours(nd));
 	if (f->starttls)
-		json_object_set_new(fl, "starttls", json_true());
+		jset(fl, "starttls", json_true());
 	if (f->compressed)
-		json_object_set_new(fl, "compressed", json_true());
+		jset(fl, "compressed", json_true());
 	if (server_name && server_name[0])
-		json_object_set_new(fl, "server_name", json_string(server_name));
+		jset(fl, "server_name", json_string(server_name));
 	if (f->key.proto == 6 && !f->dir[0].syn && !f->dir[1].syn)
-		json_object_set_new(fl, "midstream", json_true()); /* capture began mid-session */
+		jset(fl, "midstream", json_true()); /* capture began mid-session */
 	if (f->tunnel) {
-		json_object_set_new(fl, "tunnel", json_string("http-connect"));
-		json_object_set_new(fl, "tunnel_target", json_string(f->tunnel_target));
+		jset(fl, "tunnel", jstr_lit("http-connect"));
+		jset(fl, "tunnel_target", json_string(f->tunnel_target));
 	}
 	json_t *body = json_object();
-	json_object_set_new(body, "flow", fl);
+	jset(body, "flow", fl);
 	json_t *tls = tls_object(f);
 	if (tls)
-		json_object_set_new(body, "tls", tls);
+		jset(body, "tls", tls);
 	w->st.flows_emitted++;
 	emit(w, f, "flow", body, f->last_usec);
 }
