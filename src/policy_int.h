@@ -129,6 +129,12 @@ const json_t *json_path(const json_t *root, const char *dotted);
  * counts references atomically (JSON_HAVE_ATOMIC_BUILTINS). */
 json_t *policy_value(const struct policy *p, const char *key);
 const char *json_path_str(const json_t *root, const char *dotted);
+/* Evidence values, built without json_pack (which parses its format on
+ * every call). ev_ref: a new reference to v (already in a tree, so valid),
+ * or JSON null when v is NULL: json_pack's "O?". ev_str: a copy of s, or
+ * null when s is NULL: "s?". */
+json_t *ev_ref(const json_t *v);
+json_t *ev_str(const char *s);
 int json_path_u64(const json_t *root, const char *dotted, uint64_t *out);
 int json_path_bool(const json_t *root, const char *dotted);
 const char *severity_name(enum severity s);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "json_fast.h"
 #include "policy_int.h"
 
 #define EVIDENCE_LIST_MAX 16
@@ -53,6 +54,13 @@ static int type_suspicious(const struct policy *p, const char *magic)
 	return strlist_has_ci(&p->attach_types, norm);
 }
 
+/* The string member key of obj, NULL when absent or not a string. */
+static const json_t *string_at(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	return json_is_string(v) ? v : NULL;
+}
+
 static const char *extension_of(const char *filename)
 {
 	const char *b = policy_basename(filename);
@@ -71,15 +79,26 @@ static void scan_attachments(const struct policy *p, const json_t *email, const 
 		const char *ext = extension_of(fname);
 		int by_type = type_suspicious(p, magic);
 		int by_ext = ext && strlist_has_ci(&p->extensions, ext);
-		if ((by_type || by_ext) && json_array_size(susp) < EVIDENCE_LIST_MAX)
-			json_array_append_new(susp, json_pack("{s:s?, s:s?, s:s?, s:s?, s:b, s:b}",
-			    "filename", fname, "magic_type", magic, "sha256", json_str(a, "sha256"),
-			    "where", where, "type_listed", by_type, "extension_listed", by_ext));
+		if ((by_type || by_ext) && json_array_size(susp) < EVIDENCE_LIST_MAX) {
+			json_t *o = json_object();
+			jset(o, "filename", ev_ref(string_at(a, "filename")));
+			jset(o, "magic_type", ev_ref(string_at(a, "magic_type")));
+			jset(o, "sha256", ev_ref(string_at(a, "sha256")));
+			jset(o, "where", ev_str(where));
+			jset(o, "type_listed", json_boolean(by_type));
+			jset(o, "extension_listed", json_boolean(by_ext));
+			json_array_append_new(susp, o);
+		}
 		if (json_is_true(json_object_get(a, "extension_mismatch")) &&
-		    json_array_size(mism) < EVIDENCE_LIST_MAX)
-			json_array_append_new(mism, json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?}",
-			    "filename", fname, "extension", ext, "magic_type", magic,
-			    "content_type", json_str(a, "content_type"), "sha256", json_str(a, "sha256")));
+		    json_array_size(mism) < EVIDENCE_LIST_MAX) {
+			json_t *o = json_object();
+			jset(o, "filename", ev_ref(string_at(a, "filename")));
+			jset(o, "extension", ev_str(ext));
+			jset(o, "magic_type", ev_ref(string_at(a, "magic_type")));
+			jset(o, "content_type", ev_ref(string_at(a, "content_type")));
+			jset(o, "sha256", ev_ref(string_at(a, "sha256")));
+			json_array_append_new(mism, o);
+		}
 	}
 }
 
@@ -102,10 +121,11 @@ static void rule_attachments(const struct policy *p, const json_t *ev, const cha
 		         "%zu attachment(s) of a listed type or extension, first \"%.80s\" (type %.32s).",
 		         json_array_size(susp), json_str(first, "filename") ? json_str(first, "filename") : "",
 		         json_str(first, "magic_type") ? json_str(first, "magic_type") : "unknown");
-		emit(fn, user, policy_alert_new(p, RULE_SUSPICIOUS_ATTACHMENT, NULL, reason,
-		     json_pack("{s:O, s:o, s:o}", "attachments", susp,
-		               "suspicious_attachment_types", policy_value(p, "suspicious_attachment_types"),
-		               "suspicious_extensions", policy_value(p, "suspicious_extensions"))));
+		json_t *evd = json_object();
+		jset(evd, "attachments", json_incref(susp));
+		jset(evd, "suspicious_attachment_types", policy_value(p, "suspicious_attachment_types"));
+		jset(evd, "suspicious_extensions", policy_value(p, "suspicious_extensions"));
+		emit(fn, user, policy_alert_new(p, RULE_SUSPICIOUS_ATTACHMENT, NULL, reason, evd));
 	}
 	if (json_array_size(mism) && policy_rule_applies(p, RULE_ATTACHMENT_MISMATCH, ev)) {
 		json_t *first = json_array_get(mism, 0);
@@ -114,8 +134,9 @@ static void rule_attachments(const struct policy *p, const json_t *ev, const cha
 		         json_str(first, "filename") ? json_str(first, "filename") : "",
 		         json_str(first, "extension") ? json_str(first, "extension") : "(none)",
 		         json_str(first, "magic_type") ? json_str(first, "magic_type") : "unknown");
-		emit(fn, user, policy_alert_new(p, RULE_ATTACHMENT_MISMATCH, NULL, reason,
-		     json_pack("{s:O}", "attachments", mism)));
+		json_t *evd = json_object();
+		jset(evd, "attachments", json_incref(mism));
+		emit(fn, user, policy_alert_new(p, RULE_ATTACHMENT_MISMATCH, NULL, reason, evd));
 	}
 	json_decref(susp);
 	json_decref(mism);
@@ -256,9 +277,12 @@ static void rule_cleartext(const struct policy *p, const json_t *ev, const char 
 	snprintf(reason, sizeof(reason),
 	         "%s credentials for user %.64s sent with mechanism %.32s over a session without TLS.",
 	         type, uname ? uname : "(unknown)", mech ? mech : "(unknown)");
-	emit(fn, user, policy_alert_new(p, RULE_CLEARTEXT_CREDENTIALS, NULL, reason,
-	     json_pack("{s:s, s:s?, s:s?, s:b}", "protocol", type, "username", uname,
-	               "mechanism", mech, "tls", 0)));
+	json_t *evd = json_object();
+	jset(evd, "protocol", json_string(type));
+	jset(evd, "username", ev_str(uname));
+	jset(evd, "mechanism", ev_str(mech));
+	jset(evd, "tls", json_false());
+	emit(fn, user, policy_alert_new(p, RULE_CLEARTEXT_CREDENTIALS, NULL, reason, evd));
 }
 
 /* ---- off-hours (AN0381) ---- */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include "json_fast.h"
 #include "policy_int.h"
 
 /* Ports where a TLS flow is taken to be SMTP (implicit TLS submission, or
@@ -70,13 +71,15 @@ static void rule_relay(const struct policy *p, const json_t *ev, policy_alert_fn
 	snprintf(reason, sizeof(reason),
 	         "Host %.64s, not an allowed mail sender, spoke SMTP to external relay %.64s "
 	         "which matches no sanctioned relay CIDR, name or ASN.", src, dst);
-	json_t *evd = json_pack("{s:s, s:s, s:O?, s:O?, s:s?, s:s?, s:o, s:o}",
-	                        "src_ip", src, "dest_ip", dst ? dst : "",
-	                        "dest_port", json_object_get(ev, "dest_port"),
-	                        "asn", json_path(ev, "geo.asn"),
-	                        "sni", sni, "server_name", server,
-	                        "mail_senders", policy_value(p, "mail_senders"),
-	                        "sanctioned_relays", policy_value(p, "sanctioned_relays"));
+	json_t *evd = json_object();
+	jset(evd, "src_ip", json_string(src));
+	jset(evd, "dest_ip", json_string(dst ? dst : ""));
+	jset(evd, "dest_port", ev_ref(json_object_get(ev, "dest_port")));
+	jset(evd, "asn", ev_ref(json_path(ev, "geo.asn")));
+	jset(evd, "sni", ev_str(sni));
+	jset(evd, "server_name", ev_str(server));
+	jset(evd, "mail_senders", policy_value(p, "mail_senders"));
+	jset(evd, "sanctioned_relays", policy_value(p, "sanctioned_relays"));
 	emit(fn, user, policy_alert_new(p, RULE_UNSANCTIONED_RELAY, NULL, reason, evd));
 }
 

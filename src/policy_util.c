@@ -169,6 +169,16 @@ json_t *policy_value(const struct policy *p, const char *key)
 #endif
 }
 
+json_t *ev_ref(const json_t *v)
+{
+	return v ? json_incref((json_t *)v) : json_null();
+}
+
+json_t *ev_str(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
 json_t *policy_alert_new(const struct policy *p, enum policy_rule r, const char *analytic,
                          const char *reason, json_t *evidence)
 {
