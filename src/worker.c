@@ -12,6 +12,7 @@
 #include "json_fast.h"
 #include "output.h"
 #include "reasm.h"
+#include "sanitizer.h"
 #include "hugemem.h"
 #include "ring.h"
 #include "sensor_shared.h"
@@ -649,7 +650,11 @@ static void on_flow_remove(struct flow *f, enum flow_reason why, void *user)
 	emit_flow_event(w, f, why, f->server_name ? f->server_name : "");
 	free(f->server_name);
 	f->server_name = NULL;
-	if (f->ndpi)
+	/* At end of input or shutdown the process exits next and takes nDPI's
+	 * per-flow buffers with it, as it does the workers' other memory;
+	 * sanitizer builds free them, for the leak check. */
+	int exiting = why == FLOW_REASON_END_OF_INPUT || why == FLOW_REASON_SHUTDOWN;
+	if (f->ndpi && (MAILSIFT_ASAN || !exiting))
 		ndpi_free_flow_data(f->ndpi);
 	w->cur = NULL;
 }
