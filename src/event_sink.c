@@ -295,7 +295,8 @@ void event_sink_submit(struct event_sink *s, struct out_buffer *ob, json_t *ev)
 
 void event_sink_progress(struct event_sink *s, unsigned worker, uint64_t t_usec)
 {
-	if (!s->agg || worker >= s->n_workers)
+	/* NULL: the sink could not be made and the workers are stopping */
+	if (!s || !s->agg || worker >= s->n_workers)
 		return;
 	pthread_mutex_lock(&s->agg_lock);
 	s->progress[worker] = t_usec;

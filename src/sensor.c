@@ -391,9 +391,6 @@ int sensor_run(const struct sensor_config *cfg)
 	shared.out = out_writer_open(cfg->output, err, sizeof err);
 	if (!shared.out)
 		goto out;
-	shared.sink = event_sink_new(cfg, shared.out, n, err, sizeof err);
-	if (!shared.sink)
-		goto out;
 	workers = calloc(n, sizeof *workers);
 	if (!workers) {
 		snprintf(err, sizeof err, "out of memory");
@@ -415,7 +412,11 @@ int sensor_run(const struct sensor_config *cfg)
 			break;
 		}
 	}
-	/* Workers initialise on their own threads (nDPI one at a time). */
+	/* Workers initialise on their own threads (nDPI one at a time), while
+	 * this one loads the policy: a worker reads the sink only for a
+	 * record, and the ring orders this store before any record. */
+	if (!err[0])
+		shared.sink = event_sink_new(cfg, shared.out, n, err, sizeof err);
 	for (unsigned i = 0; i < started; i++)
 		if (worker_wait_ready(workers[i]) != 0 && !err[0])
 			snprintf(err, sizeof err, "cannot start worker %u: out of memory", i);
