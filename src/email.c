@@ -126,8 +126,7 @@ struct email {
 	struct codec_qp qp;
 	const char *eol;  /* line end held back: it may belong to a boundary */
 	uint64_t leaf_size;
-	uint8_t mprefix[MAGIC_PREFIX];
-	size_t mlen;
+	size_t mlen;              /* bytes in mprefix */
 	struct sha256 *leaf_hash; /* the open attachment's SHA-256 */
 	struct urlscan url;
 
@@ -144,6 +143,10 @@ struct email {
 	char *filename, *name; /* current part's parameters, field_max + 1 */
 	char *scratch;         /* field_max + 1; all three after the struct */
 	struct charset_cache cs;
+
+	/* Last: 4 KB read only at an attachment's start, kept out of the way
+	 * of the fields every chunk of content touches (above). */
+	uint8_t mprefix[MAGIC_PREFIX];
 };
 
 /* ---------- small helpers ---------- */
