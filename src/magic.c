@@ -204,11 +204,9 @@ void magic_detect(const uint8_t *b, size_t n, uint64_t total, struct magic_resul
 	}
 	/* Readers accept "%PDF-" anywhere in the first KB; so do attackers. */
 	size_t pn = n < 1024 ? n : 1024;
-	for (size_t i = 0; i + 5 <= pn; i++) {
-		if (memcmp(b + i, "%PDF-", 5) == 0) {
-			r->type = "pdf";
-			return;
-		}
+	if (memmem(b, pn, "%PDF-", 5)) {
+		r->type = "pdf";
+		return;
 	}
 	if (!looks_text(b, n, total > n)) {
 		r->type = "unknown";

@@ -302,6 +302,16 @@ static void test_magic(void)
 	CHECK_STR(magic("\xca\xfe\xba\xbe\x00\x00\x00\x34", 8), "unknown"); /* a Java class */
 	CHECK_STR(magic("%PDF-1.7\n", 9), "pdf");
 	CHECK_STR(magic("junk before the header %PDF-1.4\n", 32), "pdf");
+	{
+		/* the header must lie whole within the first KB */
+		static char buf[1100];
+		memset(buf, '\x01', sizeof buf);
+		memcpy(buf + 1019, "%PDF-", 5);
+		CHECK_STR(magic(buf, sizeof buf), "pdf");
+		memset(buf + 1019, '\x01', 5);
+		memcpy(buf + 1020, "%PDF-", 5);
+		CHECK_STR(magic(buf, sizeof buf), "unknown");
+	}
 	CHECK_STR(magic("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", 10), "ole");
 	CHECK_STR(magic("\x89PNG\r\n\x1a\n", 8), "image");
 	CHECK_STR(magic("\xff\xd8\xff\xe0", 4), "image");
