@@ -75,7 +75,8 @@ struct flow {
 	uint32_t hash;
 	struct flow *hnext;              /* hash bucket chain */
 	struct flow *lru_older, *lru_newer;
-	uint64_t lru_usec;               /* packet time of its last LRU move */
+	uint64_t lru_usec;               /* its active_usec at its last LRU move */
+	uint64_t active_usec;            /* sensor clock at its last packet (below) */
 	uint8_t client;                  /* which key endpoint is the client */
 	uint8_t tcp_state;               /* enum flow_tcp_state */
 	uint8_t in_use;
@@ -129,13 +130,24 @@ struct flow *flow_table_get(struct flow_table *t, const struct pkt *p, uint32_t 
                             int *created);
 /* Which direction p travels in f. */
 enum dir flow_pkt_dir(const struct flow *f, const struct pkt *p);
-/* A packet of f at packet time now_usec: updates f->last_usec and keeps
- * the LRU in order. The LRU is ordered to FLOW_LRU_SLACK_USEC: a flow is
- * moved to the young end only once that much packet time has passed since
- * its last move, because each move touches three other flows' memory,
- * cold on a busy link, and expiry only runs once a second anyway. */
+/* A packet of f with time ts_usec: updates f->last_usec (the flow's own
+ * packet time, reported) and f->active_usec, and keeps the LRU in order.
+ *
+ * Idle time is measured on the sensor's clock, which never runs back:
+ * clock_usec is the capture time of the last tick (identical for every
+ * worker count), and a packet older than it (a capture whose timestamps
+ * jump back) counts as active at the clock, not at its own time.
+ * Otherwise the LRU, kept in push order, would hold a flow with an old
+ * time behind newer ones, and whether expiry reached it would depend on
+ * which other flows share its worker.
+ *
+ * The LRU is ordered to FLOW_LRU_SLACK_USEC: a flow is moved to the young
+ * end only once that much time has passed since its last move, because
+ * each move touches three other flows' memory, cold on a busy link, and
+ * expiry only runs once a second anyway. */
 #define FLOW_LRU_SLACK_USEC 1000000ull
-void flow_table_touch(struct flow_table *t, struct flow *f, uint64_t now_usec);
+void flow_table_touch(struct flow_table *t, struct flow *f, uint64_t ts_usec,
+                      uint64_t clock_usec);
 /* End f now (FIN/RST linger over, or a new SYN reuses the tuple). */
 void flow_table_remove(struct flow_table *t, struct flow *f, enum flow_reason why);
 /* Expire flows idle for longer than their timeout at packet time now. */

@@ -164,13 +164,22 @@ static void lru_push_newest(struct flow_table *t, struct flow *f)
 	t->lru_newest = f;
 }
 
-void flow_table_touch(struct flow_table *t, struct flow *f, uint64_t now_usec)
+void flow_table_touch(struct flow_table *t, struct flow *f, uint64_t ts_usec,
+                      uint64_t clock_usec)
 {
-	if (now_usec > f->last_usec)
-		f->last_usec = now_usec;
-	if (t->lru_newest == f || f->last_usec - f->lru_usec < FLOW_LRU_SLACK_USEC)
+	if (ts_usec > f->last_usec)
+		f->last_usec = ts_usec;
+	uint64_t active = ts_usec > clock_usec ? ts_usec : clock_usec;
+	if (active > f->active_usec)
+		f->active_usec = active;
+	if (t->lru_newest == f) {
+		/* the young end: its time can rise without a move */
+		f->lru_usec = f->active_usec;
 		return;
-	f->lru_usec = f->last_usec;
+	}
+	if (f->active_usec - f->lru_usec < FLOW_LRU_SLACK_USEC)
+		return;
+	f->lru_usec = f->active_usec;
 	lru_unlink(t, f);
 	lru_push_newest(t, f);
 }
@@ -330,7 +339,7 @@ struct flow *flow_table_get(struct flow_table *t, const struct pkt *p, uint32_t 
 	f->key = k;
 	f->hash = hash;
 	f->in_use = 1;
-	f->start_usec = f->last_usec = f->lru_usec = p->ts_usec;
+	f->start_usec = f->last_usec = f->lru_usec = f->active_usec = p->ts_usec;
 	f->flow_id = make_flow_id(&k, p->ts_usec);
 	pick_client(t, f, p, swapped);
 	reasm_stream_init(&f->rs[0]);
@@ -359,22 +368,25 @@ enum dir flow_pkt_dir(const struct flow *f, const struct pkt *p)
 void flow_table_expire(struct flow_table *t, uint64_t now_usec,
                        uint64_t idle_timeout_usec, uint64_t closed_linger_usec)
 {
-	/* The LRU is ordered by the time of each flow's last move, and every
-	 * flow's last packet is at or after that time: once a flow's move is
-	 * recent enough even for the shorter closed-flow linger, no flow after
-	 * it can have expired. Before that point each flow is judged by its
-	 * own last packet. */
+	/* The LRU is ordered by the time of each flow's last move to within
+	 * FLOW_LRU_SLACK_USEC (moves within one tick may carry clock values up
+	 * to a tick apart), and every flow was active at or after its move:
+	 * once a flow's move is recent enough, by that margin, even for the
+	 * shorter of the two limits, no flow after it can have expired. Before
+	 * that point each flow is judged by its own last activity. */
+	uint64_t limit = closed_linger_usec < idle_timeout_usec ? closed_linger_usec
+	                                                        : idle_timeout_usec;
 	struct flow *f = t->lru_oldest;
 	while (f) {
 		struct flow *next = f->lru_newer;
-		uint64_t idle = now_usec > f->last_usec ? now_usec - f->last_usec : 0;
+		uint64_t idle = now_usec > f->active_usec ? now_usec - f->active_usec : 0;
 		uint64_t moved = now_usec > f->lru_usec ? now_usec - f->lru_usec : 0;
 		if (f->tcp_state == FLOW_TCP_CLOSED && idle > closed_linger_usec) {
 			int rst = f->dir[0].rst || f->dir[1].rst;
 			flow_table_remove(t, f, rst ? FLOW_REASON_RST : FLOW_REASON_FIN);
 		} else if (idle > idle_timeout_usec) {
 			flow_table_remove(t, f, FLOW_REASON_TIMEOUT);
-		} else if (moved <= closed_linger_usec) {
+		} else if (moved + FLOW_LRU_SLACK_USEC <= limit) {
 			break;
 		}
 		f = next;

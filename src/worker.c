@@ -42,6 +42,7 @@ struct worker {
 	pthread_cond_t init_done;
 	int init_status;           /* 0 running, 1 ready, -1 failed */
 	uint64_t now_usec;         /* latest packet/tick time seen */
+	uint64_t tick_usec;        /* capture time of the last tick: the flow clock (flow_table_touch) */
 	_Atomic uint64_t progress;
 	struct worker_stats st;
 };
@@ -606,7 +607,7 @@ static void handle_packet(struct worker *w, struct pkt *p, uint32_t hash)
 		if (p->l4_proto != 6)
 			f->dmode = FLOW_D_NONE;
 	}
-	flow_table_touch(w->flows, f, p->ts_usec);
+	flow_table_touch(w->flows, f, p->ts_usec, w->tick_usec);
 	struct flow_dir *d = &f->dir[dir];
 	d->pkts++;
 	d->bytes += p->ip_len;
@@ -724,6 +725,8 @@ static void *worker_main(void *arg)
 		case WREC_TICK:
 			if (r->pkt.ts_usec > w->now_usec)
 				w->now_usec = r->pkt.ts_usec;
+			if (r->pkt.ts_usec > w->tick_usec)
+				w->tick_usec = r->pkt.ts_usec;
 			flow_table_expire(w->flows, w->now_usec, cfg->idle_timeout_usec,
 			                  cfg->closed_linger_usec);
 			publish_progress(w, w->now_usec);

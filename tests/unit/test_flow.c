@@ -69,7 +69,7 @@ static uint32_t hash_of(const struct pkt *p)
 static struct flow *get(struct flow_table *t, const struct pkt *p, int *created)
 {
 	struct flow *f = flow_table_get(t, p, hash_of(p), created);
-	flow_table_touch(t, f, p->ts_usec);
+	flow_table_touch(t, f, p->ts_usec, 0);
 	return f;
 }
 
@@ -275,6 +275,41 @@ static void test_lazy_lru(void)
 	flow_table_free(t);
 }
 
+/* A capture whose time jumps back: X (at 100 s) comes after A (at 1000 s,
+ * which the tick clock has reached). Whether X expires must not depend on
+ * A sharing its table, as it would with a different worker count: X
+ * counts as active at the clock, and is reported with its own time. */
+static void test_clock_runs_back(void)
+{
+	struct removed ra = { 0 }, rb = { 0 };
+	struct flow_table *with_a = flow_table_new(100, on_remove, &ra);
+	struct flow_table *alone = flow_table_new(100, on_remove, &rb);
+	int created;
+	const uint64_t s = 1000000ull, clock = 1000 * s;
+	struct pkt a = mk("10.0.0.1:40000>203.0.113.5:25", "A", 1000, 1, 10);
+	struct pkt x = mk("10.0.0.9:40009>203.0.113.5:25", "A", 100, 1, 10);
+	struct flow *fa = flow_table_get(with_a, &a, hash_of(&a), &created);
+	flow_table_touch(with_a, fa, a.ts_usec, clock);
+	struct flow *fx = flow_table_get(with_a, &x, hash_of(&x), &created);
+	flow_table_touch(with_a, fx, x.ts_usec, clock);
+	struct flow *gx = flow_table_get(alone, &x, hash_of(&x), &created);
+	flow_table_touch(alone, gx, x.ts_usec, clock);
+	CHECK_INT(fx->last_usec, 100 * s);
+	/* 2 s on: nothing idle for 300 s, in either table */
+	flow_table_expire(with_a, 1002 * s, 300 * s, 5 * s);
+	flow_table_expire(alone, 1002 * s, 300 * s, 5 * s);
+	CHECK_INT(ra.n, 0);
+	CHECK_INT(rb.n, 0);
+	/* 301 s on: X times out in both, and A with it */
+	flow_table_expire(with_a, 1301 * s, 300 * s, 5 * s);
+	flow_table_expire(alone, 1301 * s, 300 * s, 5 * s);
+	CHECK_INT(ra.n, 2);
+	CHECK_INT(rb.n, 1);
+	CHECK_INT(rb.why[0], FLOW_REASON_TIMEOUT);
+	flow_table_free(with_a);
+	flow_table_free(alone);
+}
+
 int main(void)
 {
 	test_roles_and_lookup();
@@ -283,5 +318,6 @@ int main(void)
 	test_eviction();
 	test_growth();
 	test_lazy_lru();
+	test_clock_runs_back();
 	return check_done();
 }
