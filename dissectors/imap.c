@@ -1039,9 +1039,9 @@ static void imap_on_close(void *state, struct dissector_ctx *ctx)
 	jset(o, "bytes_uploaded", json_integer((json_int_t)s->bytes_up));
 	jset(o, "bytes_downloaded", json_integer((json_int_t)s->bytes_down));
 	jset(o, "protocol_bytes_toserver",
-	                    json_integer((json_int_t)s->d[DIR_TOSERVER].proto_bytes));
+	     json_integer((json_int_t)s->d[DIR_TOSERVER].proto_bytes));
 	jset(o, "protocol_bytes_toclient",
-	                    json_integer((json_int_t)s->d[DIR_TOCLIENT].proto_bytes));
+	     json_integer((json_int_t)s->d[DIR_TOCLIENT].proto_bytes));
 	json_t *body = json_object();
 	jset(body, "imap", o);
 	jset(body, "anomalies", anomaly_set_to_json(&s->anom));

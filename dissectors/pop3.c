@@ -593,9 +593,9 @@ static void pop3_on_close(void *state, struct dissector_ctx *ctx)
 	jset(o, "deleted_count", json_integer((json_int_t)s->deleted_count));
 	jset(o, "auth_failures", json_integer((json_int_t)s->auth_failures));
 	jset(o, "protocol_bytes_toserver",
-	                    json_integer((json_int_t)s->proto_bytes[DIR_TOSERVER]));
+	     json_integer((json_int_t)s->proto_bytes[DIR_TOSERVER]));
 	jset(o, "protocol_bytes_toclient",
-	                    json_integer((json_int_t)s->proto_bytes[DIR_TOCLIENT]));
+	     json_integer((json_int_t)s->proto_bytes[DIR_TOCLIENT]));
 	json_t *body = json_object();
 	jset(body, "pop3", o);
 	jset(body, "anomalies", anomaly_set_to_json(&s->anom));

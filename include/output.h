@@ -46,5 +46,7 @@ void out_buffer_event(struct out_buffer *b, const json_t *ev);
 struct json_member;
 void out_buffer_members(struct out_buffer *b, const struct json_member *m, size_t n);
 void out_buffer_flush(struct out_buffer *b);
+/* A line that could not be written at all, counted with the write errors. */
+void out_buffer_count_error(struct out_buffer *b);
 
 #endif

@@ -10,8 +10,7 @@
  * can narrow it so tests compare every path with the scalar one).
  * Line breaks and anything unusual fall to the scalar loop. */
 #include "codec.h"
-
-#include <stdatomic.h>
+#include "cpu_level.h"
 
 #define WINDOW 4096
 
@@ -237,10 +236,6 @@ static size_t b64_run_avx512(const uint8_t *in, size_t n, uint8_t *out, size_t r
 	return pos;
 }
 
-/* -1: not yet known; else the widest path in use: 0 scalar, 1 AVX2,
- * 2 AVX-512 */
-static _Atomic int b64_simd_state = -1;
-
 static int b64_simd_available(void)
 {
 	__builtin_cpu_init();
@@ -250,22 +245,17 @@ static int b64_simd_available(void)
 	return __builtin_cpu_supports("avx2") ? 1 : 0;
 }
 
+/* the widest path in use: 0 scalar, 1 AVX2, 2 AVX-512 */
+static struct cpu_level b64_simd = CPU_LEVEL_INIT(b64_simd_available);
+
 static int b64_simd_level(void)
 {
-	int st = atomic_load_explicit(&b64_simd_state, memory_order_relaxed);
-	if (st < 0) {
-		st = b64_simd_available();
-		atomic_store_explicit(&b64_simd_state, st, memory_order_relaxed);
-	}
-	return st;
+	return cpu_level_get(&b64_simd);
 }
 
 int codec_b64_simd(int level)
 {
-	int have = b64_simd_available();
-	int on = level < 0 ? 0 : level < have ? level : have;
-	atomic_store_explicit(&b64_simd_state, on, memory_order_relaxed);
-	return on;
+	return cpu_level_cap(&b64_simd, level);
 }
 #else
 int codec_b64_simd(int level)

@@ -207,9 +207,10 @@ static const char *const copied_fields[] = {
 };
 
 #define COPIED_FIELDS (sizeof copied_fields / sizeof *copied_fields)
-/* Members an alert line can have: the copied fields, event_type, and the
- * body's own; bodies are ours and small (an aggregator alert has a few). */
-#define ALERT_MEMBERS_MAX (COPIED_FIELDS + 1 + 16)
+/* Members an alert line has room for on the stack: the copied fields,
+ * event_type, and the body's own (ours, and few: an aggregator alert's
+ * body has the most). A larger body gets a heap array. */
+#define ALERT_MEMBERS_STACK (COPIED_FIELDS + 1 + 16)
 
 static int is_copied_field(const char *k)
 {
@@ -232,7 +233,15 @@ static void add_member(struct json_member *m, size_t *n, const char *k, const js
 static void write_alert(void *user, json_t *body)
 {
 	struct alert_ctx *ac = user;
-	struct json_member m[ALERT_MEMBERS_MAX];
+	struct json_member stack[ALERT_MEMBERS_STACK];
+	size_t cap = COPIED_FIELDS + 1 + json_object_size(body);
+	struct json_member *m = cap <= ALERT_MEMBERS_STACK ? stack : malloc(cap * sizeof *m);
+	atomic_fetch_add(&ac->s->alerts, 1);
+	if (!m) {
+		out_buffer_count_error(ac->ob); /* out of memory: the line is lost */
+		json_decref(body);
+		return;
+	}
 	size_t n = 0;
 	for (size_t i = 0; i < COPIED_FIELDS; i++) {
 		const json_t *v = json_object_get(body, copied_fields[i]);
@@ -245,26 +254,12 @@ static void write_alert(void *user, json_t *body)
 	}
 	const char *k;
 	json_t *v;
-	json_object_foreach(body, k, v) {
-		if (!strcmp(k, "event_type") || is_copied_field(k))
-			continue;
-		if (n == ALERT_MEMBERS_MAX) {
-			/* never with our bodies: merge them into one object */
-			json_t *al = json_object();
-			for (size_t i = 0; al && i < n; i++)
-				json_object_set(al, m[i].key, (json_t *)m[i].value);
-			json_object_update_missing(al, body);
-			n = 0;
-			if (al)
-				out_buffer_event(ac->ob, al);
-			json_decref(al);
-			break;
-		}
-		add_member(m, &n, k, v);
-	}
-	atomic_fetch_add(&ac->s->alerts, 1);
-	if (n)
-		out_buffer_members(ac->ob, m, n);
+	json_object_foreach(body, k, v)
+		if (strcmp(k, "event_type") && !is_copied_field(k))
+			add_member(m, &n, k, v);
+	out_buffer_members(ac->ob, m, n);
+	if (m != stack)
+		free(m);
 	json_decref(body);
 }
 
@@ -358,7 +353,7 @@ json_t *event_sink_stats(const struct event_sink *s)
 		json_t *pol = json_object();
 		jset(pol, "reloads", json_integer((json_int_t)atomic_load(&s->reloads)));
 		jset(pol, "reload_failures",
-		                    json_integer((json_int_t)atomic_load(&s->reload_failures)));
+		     json_integer((json_int_t)atomic_load(&s->reload_failures)));
 		if (s->agg) {
 			struct policy_agg_stats as;
 			policy_agg_stats(s->agg, &as);

@@ -92,12 +92,17 @@ struct prefault_job {
 
 static _Atomic int prefaults_running;
 
-static void *prefault_main(void *arg)
+/* Prefault the job's ranges, then free it. */
+static void prefault_run(struct prefault_job *job)
 {
-	struct prefault_job *job = arg;
 	for (size_t i = 0; i < job->n; i++)
 		populate(job->p[i], job->len[i]);
 	free(job);
+}
+
+static void *prefault_main(void *arg)
+{
+	prefault_run(arg);
 	atomic_fetch_sub_explicit(&prefaults_running, 1, memory_order_release);
 	return NULL;
 }
@@ -161,9 +166,6 @@ void hugemem_reserve_heap(size_t bytes, int background)
 	 * use is safe: pages present are left as they are. */
 	while (got)
 		free(chunks[--got]);
-	if (background && prefault_in_background(job) == 0)
-		return;
-	for (size_t i = 0; i < job->n; i++)
-		populate(job->p[i], job->len[i]);
-	free(job);
+	if (!background || prefault_in_background(job) != 0)
+		prefault_run(job);
 }

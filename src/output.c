@@ -201,6 +201,11 @@ void out_buffer_members(struct out_buffer *b, const struct json_member *m, size_
 	if (o)
 		out_buffer_event(b, o);
 	else
-		atomic_fetch_add(&b->w->errors, 1);
+		out_buffer_count_error(b);
 	json_decref(o);
+}
+
+void out_buffer_count_error(struct out_buffer *b)
+{
+	atomic_fetch_add(&b->w->errors, 1);
 }

@@ -13,10 +13,10 @@
  * left of it is parked in turn (its own older staged blocks are hashed
  * first, so order is kept). A stream's partial block waits in its tail. */
 #include <openssl/evp.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_level.h"
 #include "sha256.h"
 #include "tlcache.h"
 
@@ -195,24 +195,17 @@ static int cpu_has_sha_ext(void)
 }
 #endif
 
-/* -1: not checked yet; 0: OpenSSL; 1: SHA extensions */
-static _Atomic int use_ext = -1;
+/* 0: OpenSSL; 1: SHA extensions */
+static struct cpu_level use_ext = CPU_LEVEL_INIT(cpu_has_sha_ext);
 
 static int ext_on(void)
 {
-	int on = atomic_load_explicit(&use_ext, memory_order_relaxed);
-	if (on < 0) {
-		on = cpu_has_sha_ext();
-		atomic_store_explicit(&use_ext, on, memory_order_relaxed);
-	}
-	return on;
+	return cpu_level_get(&use_ext);
 }
 
 int sha256_use_extensions(int on)
 {
-	int v = on && cpu_has_sha_ext();
-	atomic_store_explicit(&use_ext, v, memory_order_relaxed);
-	return v;
+	return cpu_level_cap(&use_ext, on ? 1 : 0);
 }
 
 /* ---------- pairing ---------- */

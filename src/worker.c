@@ -160,9 +160,9 @@ static json_t *tls_object(const struct flow *f)
 	if (n->protos.tls_quic.ssl_version) {
 		char vbuf[32];
 		u_int8_t unknown = 0;
-		jset(t, "version",
-		    json_string(ndpi_ssl_version2str(vbuf, sizeof vbuf,
-		                                     n->protos.tls_quic.ssl_version, &unknown)));
+		const char *version = ndpi_ssl_version2str(vbuf, sizeof vbuf,
+		                                            n->protos.tls_quic.ssl_version, &unknown);
+		jset(t, "version", json_string(version));
 	}
 	if (n->protos.tls_quic.ja3_client[0])
 		jset(t, "ja3", json_string(n->protos.tls_quic.ja3_client));
