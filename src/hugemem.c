@@ -30,12 +30,22 @@ static size_t round_up(size_t n, size_t to)
 	return (n + to - 1) / to * to;
 }
 
-/* Prefault [p, p+n), both page-aligned; one system call where the kernel
- * has MADV_POPULATE_WRITE (5.14), else one write per page. */
+/* Prefault [p, p+n), both page-aligned: MADV_POPULATE_WRITE (5.14) a
+ * huge page per call, else one write per page. One call for the whole
+ * range held the process's mmap lock for all of it: every other thread's
+ * malloc that needed mmap or brk (nDPI's start-up) waited, 60 ms on a VM
+ * whose host backs huge pages slowly. */
 static void populate(uint8_t *p, size_t n)
 {
 #ifdef MADV_POPULATE_WRITE
-	if (madvise(p, n, MADV_POPULATE_WRITE) == 0)
+	size_t done = 0;
+	while (done < n) {
+		size_t step = n - done < HUGE_PAGE ? n - done : HUGE_PAGE;
+		if (madvise(p + done, step, MADV_POPULATE_WRITE) != 0)
+			break;
+		done += step;
+	}
+	if (done == n)
 		return;
 #endif
 	for (size_t off = 0; off < n; off += SMALL_PAGE)
