@@ -48,6 +48,10 @@ struct worker_stats {
 
 struct worker;
 
+/* Once per process, before the first worker starts: what nDPI needs set
+ * up process-wide (libgcrypt). 0 on success. */
+int worker_global_init(void);
+
 struct worker *worker_new(unsigned id, struct sensor_shared *shared, size_t ring_bytes,
                           size_t max_flows);
 void worker_free(struct worker *w);

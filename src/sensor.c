@@ -405,6 +405,10 @@ int sensor_run(const struct sensor_config *cfg)
 	if (cfg->heap_reserve_bytes)
 		hugemem_keep_heap(2 * cfg->heap_reserve_bytes * n);
 	unsigned started = 0;
+	if (worker_global_init() != 0) {
+		snprintf(err, sizeof err, "cannot initialise libgcrypt (for nDPI)");
+		goto out;
+	}
 	for (; started < n; started++) {
 		workers[started] = worker_new(started, &shared, ring_bytes, per_worker);
 		if (!workers[started] || worker_start(workers[started]) != 0) {
@@ -412,7 +416,7 @@ int sensor_run(const struct sensor_config *cfg)
 			break;
 		}
 	}
-	/* Workers initialise on their own threads (nDPI one at a time), while
+	/* Workers initialise on their own threads (nDPI in parallel), while
 	 * this one loads the policy: a worker reads the sink only for a
 	 * record, and the ring orders this store before any record. */
 	if (!err[0])
