@@ -30,24 +30,36 @@ static size_t round_up(size_t n, size_t to)
 	return (n + to - 1) / to * to;
 }
 
-/* Prefault [p, p+n), both page-aligned: MADV_POPULATE_WRITE (5.14) a
- * huge page per call, else one write per page. One call for the whole
- * range held the process's mmap lock for all of it: every other thread's
- * malloc that needed mmap or brk (nDPI's start-up) waited, 60 ms on a VM
- * whose host backs huge pages slowly. */
-static void populate(uint8_t *p, size_t n)
+/* Prefault [p, p+n), both page-aligned, with MADV_POPULATE_WRITE (5.14)
+ * a huge page per call: one call for the whole range held the process's
+ * mmap lock for all of it, and every other thread's malloc that needed
+ * mmap or brk (nDPI's start-up) waited, 60 ms on a VM whose host backs
+ * huge pages slowly. The advice leaves the contents alone. Returns 0 when
+ * all of it is resident, -1 when the kernel refused (too old, or the
+ * range is not mapped). */
+static int populate_advise(uint8_t *p, size_t n)
 {
 #ifdef MADV_POPULATE_WRITE
-	size_t done = 0;
-	while (done < n) {
+	for (size_t done = 0; done < n;) {
 		size_t step = n - done < HUGE_PAGE ? n - done : HUGE_PAGE;
 		if (madvise(p + done, step, MADV_POPULATE_WRITE) != 0)
-			break;
+			return -1;
 		done += step;
 	}
-	if (done == n)
-		return;
+	return 0;
+#else
+	(void)p;
+	(void)n;
+	return -1;
 #endif
+}
+
+/* Memory we mapped ourselves and nobody uses yet: where the advice is
+ * refused, one write per page does the same. */
+static void populate_own(uint8_t *p, size_t n)
+{
+	if (populate_advise(p, n) == 0)
+		return;
 	for (size_t off = 0; off < n; off += SMALL_PAGE)
 		((volatile uint8_t *)p)[off] = 0;
 }
@@ -74,7 +86,7 @@ void *hugemem_alloc(size_t bytes)
 			munmap(p + len, tail);
 		madvise(p, len, MADV_HUGEPAGE);
 	}
-	populate(p, len);
+	populate_own(p, len);
 	return p;
 }
 
@@ -105,8 +117,14 @@ static _Atomic int prefaults_running;
 /* Prefault the job's ranges, then free it. */
 static void prefault_run(struct prefault_job *job)
 {
+	/* Heap memory that malloc already has back, and that this or another
+	 * thread may be using by now: only the advice, never a write. Where
+	 * it is refused (an old kernel, or a malloc that unmaps what is
+	 * freed, such as a preloaded mimalloc) the reserve is just not made
+	 * resident. */
 	for (size_t i = 0; i < job->n; i++)
-		populate(job->p[i], job->len[i]);
+		if (populate_advise(job->p[i], job->len[i]) != 0)
+			break;
 	free(job);
 }
 
