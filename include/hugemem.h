@@ -40,5 +40,8 @@ void hugemem_keep_heap(size_t keep_bytes);
 void hugemem_reserve_heap(size_t bytes, int background);
 /* Background prefaults not finished yet (tests wait for 0). */
 int hugemem_prefaults_running(void);
+/* Only for tests: refuse = 1 makes every prefault behave as on a kernel
+ * that refuses MADV_POPULATE_WRITE. */
+void hugemem_refuse_advice_for_test(int refuse);
 
 #endif

@@ -37,8 +37,17 @@ static size_t round_up(size_t n, size_t to)
  * huge pages slowly. The advice leaves the contents alone. Returns 0 when
  * all of it is resident, -1 when the kernel refused (too old, or the
  * range is not mapped). */
+static _Atomic int advice_refused_for_test;
+
+void hugemem_refuse_advice_for_test(int refuse)
+{
+	atomic_store(&advice_refused_for_test, refuse);
+}
+
 static int populate_advise(uint8_t *p, size_t n)
 {
+	if (atomic_load_explicit(&advice_refused_for_test, memory_order_relaxed))
+		return -1;
 #ifdef MADV_POPULATE_WRITE
 	for (size_t done = 0; done < n;) {
 		size_t step = n - done < HUGE_PAGE ? n - done : HUGE_PAGE;

@@ -202,6 +202,44 @@ static void test_reserve(void)
 #endif
 }
 
+/* A background prefault runs while its thread already uses the memory:
+ * whatever the kernel allows, it must not change a byte of it (the old
+ * fallback for a refused advice wrote a zero into every page). */
+static void *busy_thread(void *arg)
+{
+	int *ok = arg;
+	hugemem_reserve_heap((size_t)16 << 20, 1);
+	uint8_t *b[RUN_BLOCKS];
+	for (int i = 0; i < RUN_BLOCKS; i++) {
+		b[i] = malloc(RUN_BLOCK);
+		if (b[i])
+			memset(b[i], 0xa5, RUN_BLOCK);
+	}
+	while (hugemem_prefaults_running())
+		usleep(1000);
+	size_t changed = 0;
+	for (int i = 0; i < RUN_BLOCKS; i++) {
+		for (size_t k = 0; b[i] && k < RUN_BLOCK; k++)
+			changed += b[i][k] != 0xa5;
+		free(b[i]);
+	}
+	if (changed)
+		fprintf(stderr, "prefault changed %zu bytes in use\n", changed);
+	*ok = changed == 0;
+	return NULL;
+}
+
+static void test_prefault_leaves_data(int refuse)
+{
+	hugemem_refuse_advice_for_test(refuse);
+	int ok = 0;
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, busy_thread, &ok) == 0);
+	pthread_join(t, NULL);
+	CHECK(ok);
+	hugemem_refuse_advice_for_test(0);
+}
+
 int main(void)
 {
 	test_alloc();
@@ -210,5 +248,7 @@ int main(void)
 	hugemem_reserve_heap(0, 1);
 	CHECK_INT(hugemem_prefaults_running(), 0);
 	test_reserve();
+	test_prefault_leaves_data(0);
+	test_prefault_leaves_data(1);
 	return check_done();
 }
