@@ -30,13 +30,6 @@ static size_t round_up(size_t n, size_t to)
 	return (n + to - 1) / to * to;
 }
 
-/* Prefault [p, p+n), both page-aligned, with MADV_POPULATE_WRITE (5.14)
- * a huge page per call: one call for the whole range held the process's
- * mmap lock for all of it, and every other thread's malloc that needed
- * mmap or brk (nDPI's start-up) waited, 60 ms on a VM whose host backs
- * huge pages slowly. The advice leaves the contents alone. Returns 0 when
- * all of it is resident, -1 when the kernel refused (too old, or the
- * range is not mapped). */
 static _Atomic int advice_refused_for_test;
 
 void hugemem_refuse_advice_for_test(int refuse)
@@ -44,6 +37,13 @@ void hugemem_refuse_advice_for_test(int refuse)
 	atomic_store(&advice_refused_for_test, refuse);
 }
 
+/* Prefault [p, p+n), both page-aligned, with MADV_POPULATE_WRITE (5.14)
+ * a huge page per call: one call for the whole range held the process's
+ * mmap lock for all of it, and every other thread's malloc that needed
+ * mmap or brk (nDPI's start-up) waited, 60 ms on a VM whose host backs
+ * huge pages slowly. The advice leaves the contents alone. Returns 0 when
+ * all of it is resident, -1 when the kernel refused (too old, or the
+ * range is not mapped). */
 static int populate_advise(uint8_t *p, size_t n)
 {
 	if (atomic_load_explicit(&advice_refused_for_test, memory_order_relaxed))

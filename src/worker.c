@@ -683,7 +683,11 @@ static void publish_progress(struct worker *w, uint64_t t)
  * done once here, before any worker starts, and every worker's nDPI is
  * told to leave it alone: the workers then initialise nDPI in parallel,
  * each on its own thread and heap, instead of one after another (15 ms
- * each on the bench machine). */
+ * each on the bench machine). The only other process-wide state nDPI
+ * 4.2's initialisation writes (read from its code) is its DGA n-gram
+ * bitmaps, behind a plain flag: two first initialisations at once can
+ * both fill them, with the same bits, and they feed only nDPI's risk
+ * flags, which the sensor does not use. */
 int worker_global_init(void)
 {
 	if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
