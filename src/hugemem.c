@@ -39,10 +39,9 @@ void hugemem_refuse_advice_for_test(int refuse)
 
 /* Prefault [p, p+n), both page-aligned, with MADV_POPULATE_WRITE (5.14),
  * a huge page per call, forwards or from_end backwards: one call for the
- * whole range would hold the process's memory-map lock throughout, and
- * every other thread's mmap or munmap would wait, tens of ms on a VM
- * whose host backs fresh memory slowly. The advice leaves the contents
- * alone. Returns 0 when all of it is resident, -1 when the kernel refused
+ * whole range would hold the process's memory-map lock throughout, so
+ * every other thread's mmap or munmap would wait for all of it. The
+ * advice leaves the contents alone. Returns 0 when all of it is resident, -1 when the kernel refused
  * (too old, or the range is not mapped). */
 static int populate_advise(uint8_t *p, size_t n, int from_end)
 {
