@@ -1,17 +1,21 @@
-/* sha256.c - SHA-256 streams hashed in pairs (see sha256.h).
+/* sha256.c - SHA-256 streams hashed in groups (see sha256.h).
  *
  * The compression below is written from FIPS 180-4 and Intel's
  * description of the SHA extensions: the state lives in two registers
  * (words A,B,E,F and C,D,G,H), SHA256RNDS2 does two rounds, SHA256MSG1 and
- * SHA256MSG2 extend the message schedule four words at a time. The paired
- * version runs the same steps for two independent states, alternating, so
- * that one stream's rounds fill the other's latency.
+ * SHA256MSG2 extend the message schedule four words at a time. The grouped
+ * versions run the same steps for two or four independent states, in
+ * turn, so that one stream's rounds fill the others' latency. Four
+ * streams need 32 vector registers (AVX-512VL); with 16 they spill, and
+ * are no faster than two.
  *
- * Pairing: each thread has at most one parked stream, holding up to
- * STAGE_BYTES of whole blocks it copied aside. A stream with blocks to
- * hash pairs them with the parked stream's, as many as both have; what is
- * left of it is parked in turn (its own older staged blocks are hashed
- * first, so order is kept). A stream's partial block waits in its tail. */
+ * Grouping: each thread has at most GROUP-1 parked streams, each holding
+ * up to STAGE_BYTES of whole blocks it copied aside. A stream with blocks
+ * to hash when GROUP-1 others are parked hashes them together with theirs,
+ * as many as all have; otherwise it parks its blocks in turn. A parked
+ * stream that brings more blocks, or ends, first hashes its staged ones
+ * (order is kept), with one other parked stream if there is one. A
+ * stream's partial block waits in its tail. */
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +31,9 @@ struct sha256 {
 	uint64_t total;        /* bytes hashed or waiting */
 	uint8_t tail[64];      /* the partial block */
 	size_t tail_len;
-	uint8_t *stage;        /* whole blocks parked for a partner */
+	uint8_t *stage;        /* whole blocks parked for partners */
 	size_t stage_off, stage_len;
+	int park_slot;         /* index in parked[] + 1; 0: not parked */
 	EVP_MD_CTX *evp;       /* without the SHA extensions */
 	int finished;
 	char hex[65];
@@ -170,14 +175,57 @@ SHA_TARGET static void compress2(uint32_t *ha, const uint8_t *pa, uint32_t *hb, 
 	state_store(hb, b_abef, b_cdgh);
 }
 
-static int cpu_has_sha_ext(void)
+/* The same for four streams (h[i], p[i]). Written with arrays for
+ * brevity; at -O2 and above they are all registers, given 32 of them. */
+__attribute__((target("sha,sse4.1,ssse3,avx512vl")))
+static void compress4(uint32_t *const h[4], const uint8_t *const p[4], size_t nblocks)
+{
+	const __m128i bswap = _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
+	__m128i abef[4], cdgh[4];
+	const uint8_t *q[4] = { p[0], p[1], p[2], p[3] };
+	for (int s = 0; s < 4; s++)
+		state_load(h[s], &abef[s], &cdgh[s]);
+	for (; nblocks; nblocks--) {
+		__m128i abef0[4], cdgh0[4], w[4][4];
+		for (int s = 0; s < 4; s++) {
+			abef0[s] = abef[s];
+			cdgh0[s] = cdgh[s];
+			for (int j = 0; j < 4; j++)
+				w[s][j] = LOAD_BE(q[s], j);
+		}
+		for (int j = 0; j < 4; j++)
+			for (int s = 0; s < 4; s++)
+				ROUNDS4(abef[s], cdgh[s], w[s][j], 4 * j);
+		for (int i = 16; i < 64; i += 16) {
+			for (int j = 0; j < 4; j++) {
+				for (int s = 0; s < 4; s++)
+					SCHEDULE(w[s][j], w[s][(j + 1) & 3], w[s][(j + 2) & 3],
+					         w[s][(j + 3) & 3]);
+				for (int s = 0; s < 4; s++)
+					ROUNDS4(abef[s], cdgh[s], w[s][j], i + 4 * j);
+			}
+		}
+		for (int s = 0; s < 4; s++) {
+			abef[s] = _mm_add_epi32(abef[s], abef0[s]);
+			cdgh[s] = _mm_add_epi32(cdgh[s], cdgh0[s]);
+			q[s] += 64;
+		}
+	}
+	for (int s = 0; s < 4; s++)
+		state_store(h[s], abef[s], cdgh[s]);
+}
+
+/* 0: none; 1: the SHA extensions; 2: also AVX-512VL, for four streams */
+static int cpu_sha_level(void)
 {
 	unsigned a, b, c, d;
 	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
 		return 0;
-	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & bit_SHA))
 		return 0;
-	return (b & bit_SHA) != 0;
+	/* __builtin_cpu_supports also checks that the OS saves the AVX-512
+	 * registers */
+	return __builtin_cpu_supports("avx512vl") ? 2 : 1;
 }
 #else
 static void compress1(uint32_t *h, const uint8_t *p, size_t nblocks)
@@ -189,66 +237,65 @@ static void compress2(uint32_t *ha, const uint8_t *pa, uint32_t *hb, const uint8
 {
 	(void)ha, (void)pa, (void)hb, (void)pb, (void)nblocks;
 }
-static int cpu_has_sha_ext(void)
+static void compress4(uint32_t *const h[4], const uint8_t *const p[4], size_t nblocks)
+{
+	(void)h, (void)p, (void)nblocks;
+}
+static int cpu_sha_level(void)
 {
 	return 0;
 }
 #endif
 
-/* 0: OpenSSL; 1: SHA extensions */
-static struct cpu_level use_ext = CPU_LEVEL_INIT(cpu_has_sha_ext);
+/* 0: OpenSSL; 1: SHA extensions, streams in pairs; 2: in fours */
+static struct cpu_level use_ext = CPU_LEVEL_INIT(cpu_sha_level);
 
 static int ext_on(void)
 {
-	return cpu_level_get(&use_ext);
+	return cpu_level_get(&use_ext) > 0;
 }
 
-int sha256_use_extensions(int on)
+int sha256_use_level(int level)
 {
-	return cpu_level_cap(&use_ext, on ? 1 : 0);
+	return cpu_level_cap(&use_ext, level);
 }
 
-/* ---------- pairing ---------- */
+/* ---------- grouping ---------- */
 
-static __thread struct sha256 *parked;
+#define GROUP_MAX 4
+
+static __thread struct sha256 *parked[GROUP_MAX - 1];
+static __thread int nparked;
 
 /* Stage buffers are recycled per thread: a 4 KB malloc took glibc's slow
  * path, once per attachment. */
 static __thread struct tlcache stage_cache;
 
-static void unpark(struct sha256 *s)
+static size_t staged_blocks(const struct sha256 *s)
 {
-	if (s->stage_len > s->stage_off)
-		compress1(s->h, s->stage + s->stage_off, (s->stage_len - s->stage_off) / 64);
-	s->stage_off = s->stage_len = 0;
-	if (parked == s)
-		parked = NULL;
+	return (s->stage_len - s->stage_off) / 64;
 }
 
-static void hash_blocks(struct sha256 *s, const uint8_t *d, size_t nblocks)
+static void unpark(struct sha256 *s)
 {
-	struct sha256 *p = parked;
-	if (p == s) {
-		unpark(s); /* its staged blocks come before these */
-	} else if (p) {
-		size_t pb = (p->stage_len - p->stage_off) / 64;
-		size_t k = nblocks < pb ? nblocks : pb;
-		compress2(p->h, p->stage + p->stage_off, s->h, d, k);
-		p->stage_off += 64 * k;
-		if (p->stage_off == p->stage_len)
-			unpark(p);
-		d += 64 * k;
-		nblocks -= k;
-		if (!nblocks)
-			return;
-	}
-	/* park what is left (the newest STAGE_BYTES of it) */
-	size_t cap = STAGE_BYTES / 64;
-	if (nblocks > cap) {
-		compress1(s->h, d, nblocks - cap);
-		d += 64 * (nblocks - cap);
-		nblocks = cap;
-	}
+	int i = s->park_slot - 1;
+	parked[i] = parked[--nparked];
+	parked[i]->park_slot = i + 1;
+	s->park_slot = 0; /* after: s may have been the one moved */
+	s->stage_off = s->stage_len = 0;
+}
+
+/* k of a parked stream's staged blocks were hashed. */
+static void consume_staged(struct sha256 *s, size_t k)
+{
+	s->stage_off += 64 * k;
+	if (s->stage_off == s->stage_len)
+		unpark(s);
+}
+
+/* Copy nblocks (at most a stage) aside for partners to come. */
+static void park(struct sha256 *s, const uint8_t *d, size_t nblocks)
+{
 	if (!s->stage)
 		s->stage = tlcache_get(&stage_cache, STAGE_BYTES);
 	if (!s->stage) {
@@ -258,7 +305,81 @@ static void hash_blocks(struct sha256 *s, const uint8_t *d, size_t nblocks)
 	memcpy(s->stage, d, 64 * nblocks);
 	s->stage_off = 0;
 	s->stage_len = 64 * nblocks;
-	parked = s;
+	parked[nparked++] = s;
+	s->park_slot = nparked;
+}
+
+/* Hash a parked stream's staged blocks now, paired with another parked
+ * stream's while there is one. */
+static void drain(struct sha256 *s)
+{
+	while (s->park_slot) {
+		struct sha256 *q = NULL;
+		for (int i = 0; i < nparked && !q; i++)
+			if (parked[i] != s)
+				q = parked[i];
+		if (!q) {
+			compress1(s->h, s->stage + s->stage_off, staged_blocks(s));
+			unpark(s);
+			return;
+		}
+		size_t k = staged_blocks(s) < staged_blocks(q) ? staged_blocks(s) : staged_blocks(q);
+		compress2(q->h, q->stage + q->stage_off, s->h, s->stage + s->stage_off, k);
+		consume_staged(q, k);
+		consume_staged(s, k);
+	}
+}
+
+static void hash_blocks(struct sha256 *s, const uint8_t *d, size_t nblocks)
+{
+	int group = cpu_level_get(&use_ext) >= 2 ? 4 : 2;
+	if (s->park_slot)
+		drain(s); /* its staged blocks come before these */
+	while (nblocks) {
+		if (nparked == group - 1) {
+			/* a full group: the parked streams' blocks with these */
+			size_t k = nblocks;
+			struct sha256 *g[GROUP_MAX];
+			for (int i = 0; i < nparked; i++) {
+				g[i] = parked[i];
+				if (staged_blocks(g[i]) < k)
+					k = staged_blocks(g[i]);
+			}
+			if (group == 4) {
+				uint32_t *const h[4] = { g[0]->h, g[1]->h, g[2]->h, s->h };
+				const uint8_t *const p[4] = { g[0]->stage + g[0]->stage_off,
+				                              g[1]->stage + g[1]->stage_off,
+				                              g[2]->stage + g[2]->stage_off, d };
+				compress4(h, p, k);
+			} else {
+				compress2(g[0]->h, g[0]->stage + g[0]->stage_off, s->h, d, k);
+			}
+			for (int i = 0; i < group - 1; i++)
+				consume_staged(g[i], k);
+			d += 64 * k;
+			nblocks -= k;
+			continue;
+		}
+		size_t cap = STAGE_BYTES / 64;
+		if (nblocks <= cap) {
+			park(s, d, nblocks);
+			return;
+		}
+		/* more than a stage: the older blocks are hashed now, paired
+		 * with a parked stream's if there is one */
+		size_t k = nblocks - cap;
+		if (nparked) {
+			struct sha256 *q = parked[0];
+			if (staged_blocks(q) < k)
+				k = staged_blocks(q);
+			compress2(q->h, q->stage + q->stage_off, s->h, d, k);
+			consume_staged(q, k);
+		} else {
+			compress1(s->h, d, k);
+		}
+		d += 64 * k;
+		nblocks -= k;
+	}
 }
 
 /* ---------- streams ---------- */
@@ -334,8 +455,8 @@ void sha256_final_hex(struct sha256 *s, char out[65])
 			else
 				memset(md, 0, 32);
 		} else {
-			if (parked == s)
-				unpark(s);
+			if (s->park_slot)
+				drain(s);
 			/* padding: 0x80, zeros, the length in bits, big-endian */
 			uint8_t last[128] = { 0 };
 			memcpy(last, s->tail, s->tail_len);
@@ -362,8 +483,8 @@ void sha256_free(struct sha256 *s)
 {
 	if (!s)
 		return;
-	if (parked == s)
-		parked = NULL;
+	if (s->park_slot)
+		unpark(s); /* its staged blocks are dropped with it */
 	tlcache_put(&stage_cache, s->stage, STAGE_BYTES);
 	EVP_MD_CTX_free(s->evp);
 	free(s);
