@@ -24,8 +24,15 @@ size_t ring_max_record(const struct ring *r);
 /* Producer side. Returns space for `len` bytes, or NULL if the ring is
  * currently full (or len exceeds ring_max_record). */
 void *ring_reserve(struct ring *r, size_t len);
-/* Publish the record reserved last; len must equal the reserved length. */
+/* Commit the record reserved last; len must equal the reserved length.
+ * Committed records are shown to the consumer in batches: at the latest
+ * once a sixteenth of the ring is committed, when the producer has to wait
+ * for space, or at ring_flush(). */
 void ring_commit(struct ring *r, size_t len);
+/* Show the consumer every committed record now. A producer that may go
+ * idle (live capture between reads) or whose record must be seen at once
+ * (control records) calls this. */
+void ring_flush(struct ring *r);
 /* Like ring_reserve, but waits (spin, then sleep on a futex) until space
  * frees up. Returns NULL only if len can never fit. */
 void *ring_reserve_wait(struct ring *r, size_t len);

@@ -18,6 +18,12 @@
  * plus the worst-case wasted tail before a wrap always fits in an empty
  * ring, so ring_reserve_wait() can always make progress.
  *
+ * Batching: each side keeps its own counter (p_head, c_tail) and
+ * publishes it to the shared one (head, tail) once per RING_BATCH-th of
+ * the ring, and whenever the other side could otherwise wait on it: the
+ * producer before it waits for space and at ring_flush(), the consumer
+ * when it has caught up with the head it last read.
+ *
  * Sleeping: each side has a 32-bit futex sequence word and a "sleeping"
  * flag on its own cache line. A waiter reads the sequence, sets its flag,
  * fences, re-checks the ring, then futex-waits on the sequence. The other
@@ -52,6 +58,12 @@
 /* Spins before sleeping: a few microseconds, enough to catch a partner
  * that is actively working without burning a core shared with it. */
 #define RING_SPINS 200
+/* Each side publishes its counter once per cap/RING_BATCH bytes (and
+ * whenever it could otherwise keep the other waiting): a publication is a
+ * full fence and a cache line the other core must fetch back, per packet
+ * if done per record. Well under the half ring a blocked producer waits
+ * for. */
+#define RING_BATCH 16
 
 struct ring_hdr {
 	uint32_t len;
@@ -66,6 +78,7 @@ struct ring {
 
 	/* producer's line: published head and producer-private state */
 	alignas(RING_CACHELINE) _Atomic uint64_t head;
+	uint64_t p_head;        /* committed; published to head in batches */
 	uint64_t p_tail_cache;  /* last tail seen; refreshed only when short of space */
 	uint64_t p_res_total;   /* bytes the reserved record will take, wrap waste included */
 	uint64_t p_res_pos;     /* buffer offset of the reserved record's header */
@@ -74,6 +87,7 @@ struct ring {
 
 	/* consumer's line */
 	alignas(RING_CACHELINE) _Atomic uint64_t tail;
+	uint64_t c_tail;        /* released; published to tail in batches */
 	uint64_t c_head_cache;
 	uint64_t c_peek_total;  /* bytes to drop on release, wrap skip included */
 	int c_peeked;
@@ -185,7 +199,7 @@ void *ring_reserve(struct ring *r, size_t len)
 	 * it was published. */
 	if (len > ring_max_record(r))
 		return NULL;
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t head = r->p_head;
 	uint64_t need = RING_HDR + ring_round8(len);
 	uint64_t pos = head & r->mask;
 	uint64_t contig = r->cap - pos;
@@ -211,6 +225,15 @@ void *ring_reserve(struct ring *r, size_t len)
 	return r->buf + pos + RING_HDR;
 }
 
+void ring_flush(struct ring *r)
+{
+	if (r->p_head == atomic_load_explicit(&r->head, memory_order_relaxed))
+		return;
+	/* release: headers, payloads and any wrap markers are visible first */
+	atomic_store_explicit(&r->head, r->p_head, memory_order_release);
+	ring_wake_if_sleeping(&r->cons_sleeping, &r->data_seq);
+}
+
 void ring_commit(struct ring *r, size_t len)
 {
 	assert(r->p_reserved && len == r->p_res_len);
@@ -221,19 +244,23 @@ void ring_commit(struct ring *r, size_t len)
 	h->len = (uint32_t)r->p_res_len;
 	h->magic = RING_MAGIC;
 	r->p_reserved = 0;
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	/* release: header, payload and any wrap marker are visible first */
-	atomic_store_explicit(&r->head, head + r->p_res_total, memory_order_release);
-	ring_wake_if_sleeping(&r->cons_sleeping, &r->data_seq);
+	r->p_head += r->p_res_total;
+	if (r->p_head - atomic_load_explicit(&r->head, memory_order_relaxed) >= r->cap / RING_BATCH)
+		ring_flush(r);
 }
 
 void *ring_reserve_wait(struct ring *r, size_t len)
 {
 	if (len > ring_max_record(r))
 		return NULL;
+	void *p = ring_reserve(r, len);
+	if (p)
+		return p;
+	/* The consumer cannot make room from records it has not been shown. */
+	ring_flush(r);
 	for (;;) {
 		for (int i = 0; i < RING_SPINS; i++) {
-			void *p = ring_reserve(r, len);
+			p = ring_reserve(r, len);
 			if (p)
 				return p;
 			ring_cpu_relax();
@@ -241,14 +268,14 @@ void *ring_reserve_wait(struct ring *r, size_t len)
 		uint32_t seq = atomic_load_explicit(&r->space_seq, memory_order_acquire);
 		/* head does not move while we sleep, so neither does the wrap
 		 * waste this record needs */
-		uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+		uint64_t head = r->p_head;
 		uint64_t want = ring_total(r, head, len);
 		if (want < r->cap / 2)
 			want = r->cap / 2;
 		atomic_store_explicit(&r->prod_want, want, memory_order_relaxed);
 		atomic_store_explicit(&r->prod_sleeping, 1, memory_order_release);
 		atomic_thread_fence(memory_order_seq_cst);
-		void *p = ring_reserve(r, len);
+		p = ring_reserve(r, len);
 		if (p) {
 			atomic_store_explicit(&r->prod_sleeping, 0, memory_order_relaxed);
 			return p;
@@ -260,7 +287,7 @@ void *ring_reserve_wait(struct ring *r, size_t len)
 
 const void *ring_peek(struct ring *r, size_t *len)
 {
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t tail = r->c_tail;
 	if (tail == r->c_head_cache) {
 		/* acquire: the producer's writes to the record happen-before */
 		r->c_head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -305,15 +332,12 @@ const void *ring_peek_wait(struct ring *r, size_t *len)
 	}
 }
 
-void ring_release(struct ring *r)
+/* Show the producer the space released, and wake it if it sleeps and now
+ * has the room it waits for. */
+static void ring_publish_tail(struct ring *r)
 {
-	assert(r->c_peeked); /* release without a successful peek */
-	if (!r->c_peeked)
-		return; /* caller bug; dropping a stale size would corrupt the ring */
-	r->c_peeked = 0;
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	/* release: our reads of the record finish before the producer reuses it */
-	tail += r->c_peek_total;
+	uint64_t tail = r->c_tail;
+	/* release: our reads of the records finish before the producer reuses them */
 	atomic_store_explicit(&r->tail, tail, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
 	/* acquire: pairs with the release store of the flag, so want and head
@@ -327,4 +351,18 @@ void ring_release(struct ring *r)
 			ring_futex_wake(&r->space_seq);
 		}
 	}
+}
+
+void ring_release(struct ring *r)
+{
+	assert(r->c_peeked); /* release without a successful peek */
+	if (!r->c_peeked)
+		return; /* caller bug; dropping a stale size would corrupt the ring */
+	r->c_peeked = 0;
+	r->c_tail += r->c_peek_total;
+	/* At once when it has caught up with what the producer published:
+	 * then the producer may be waiting for exactly this room. */
+	if (r->c_tail == r->c_head_cache ||
+	    r->c_tail - atomic_load_explicit(&r->tail, memory_order_relaxed) >= r->cap / RING_BATCH)
+		ring_publish_tail(r);
 }

@@ -78,12 +78,19 @@ static void push_control(struct capture *c, unsigned wi, enum worker_rec_kind ki
 	rec->kind = kind;
 	rec->pkt.ts_usec = ts;
 	ring_commit(r, sizeof *rec);
+	ring_flush(r); /* with the packets before it */
 }
 
 static void broadcast(struct capture *c, enum worker_rec_kind kind, uint64_t ts)
 {
 	for (unsigned i = 0; i < c->n; i++)
 		push_control(c, i, kind, ts);
+}
+
+static void flush_rings(struct capture *c)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		ring_flush(worker_ring(c->workers[i]));
 }
 
 static void maybe_tick(struct capture *c, uint64_t ts)
@@ -271,6 +278,8 @@ static int live_loop(struct capture *c, struct event_sink *sink, char *err, size
 		}
 		uint64_t now = mono_usec();
 		if (n > 0) {
+			/* the next read may wait: show the workers what it got */
+			flush_rings(c);
 			last_activity = now;
 			continue;
 		}

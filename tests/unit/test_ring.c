@@ -20,6 +20,7 @@ static int put_text(struct ring *r, const char *text)
 		return 0;
 	memcpy(p, text, n);
 	ring_commit(r, n);
+	ring_flush(r);
 	return 1;
 }
 
@@ -66,6 +67,7 @@ static void test_basic(void)
 		CHECK(p != NULL && ((uintptr_t)p & 7) == 0);
 		ring_commit(r, (size_t)i * 3 + 1);
 	}
+	ring_flush(r);
 	while (ring_peek(r, &n))
 		ring_release(r);
 	ring_free(r);
@@ -115,6 +117,7 @@ static void test_max_record(void)
 		CHECK(p != NULL);
 		memset(p, 's', sl);
 		ring_commit(r, sl);
+		ring_flush(r);
 		size_t n;
 		CHECK(ring_peek(r, &n) != NULL && n == sl);
 		ring_release(r);
@@ -124,6 +127,7 @@ static void test_max_record(void)
 			break;
 		memset(p, 'A' + shift % 26, max);
 		ring_commit(r, max);
+		ring_flush(r);
 		const char *q = ring_peek(r, &n);
 		memset(big, 'A' + shift % 26, max);
 		CHECK(q != NULL && n == max && memcmp(q, big, max) == 0);
@@ -152,16 +156,19 @@ static inline uint8_t pat(uint32_t seq, size_t i)
 
 static void test_mixed_sizes_model(void)
 {
-	/* interleave reserve/commit and peek/release in a random pattern and
-	 * compare with a reference FIFO of (seq, len) */
+	/* interleave reserve/commit/flush and peek/release in a random
+	 * pattern and compare with a reference FIFO of (seq, len). Commits
+	 * are shown in batches, so an empty peek only proves that every
+	 * record up to the last flush was seen. */
 	struct ring *r = ring_new(4096);
 	enum { QMAX = 4096 };
 	static uint32_t qseq[QMAX], qlen[QMAX];
-	size_t qh = 0, qt = 0;
-	uint32_t x = 12345, seq = 0, bad = 0, fulls = 0;
+	size_t qh = 0, qt = 0, qflushed = 0;
+	uint32_t x = 12345, seq = 0, bad = 0, fulls = 0, hidden = 0;
 	size_t max = ring_max_record(r);
 	for (int step = 0; step < 200000; step++) {
-		if (rng_next(&x) % 2) {
+		uint32_t op = rng_next(&x) % 8;
+		if (op < 4) {
 			uint32_t len = rng_next(&x) % (rng_next(&x) % 8 ? 200 : (uint32_t)max + 1);
 			uint8_t *p = ring_reserve(r, len);
 			if (!p) {
@@ -174,12 +181,17 @@ static void test_mixed_sizes_model(void)
 			qseq[qt % QMAX] = seq++;
 			qlen[qt % QMAX] = len;
 			qt++;
+		} else if (op == 4) {
+			ring_flush(r);
+			qflushed = qt;
 		} else {
 			size_t n;
 			const uint8_t *p = ring_peek(r, &n);
 			if (!p) {
-				if (qh != qt)
+				if (qh < qflushed)
 					bad++;
+				if (qh != qt)
+					hidden++;
 				continue;
 			}
 			if (qh == qt || n != qlen[qh % QMAX]) {
@@ -196,7 +208,62 @@ static void test_mixed_sizes_model(void)
 		}
 	}
 	CHECK_INT(bad, 0);
-	CHECK(fulls > 0); /* the ring really ran full at times */
+	CHECK(fulls > 0);  /* the ring really ran full at times */
+	CHECK(hidden > 0); /* and commits really waited for a batch */
+	ring_free(r);
+}
+
+/* When each side shows its progress: the producer's commits once a
+ * sixteenth of the ring is committed or at ring_flush; the consumer's
+ * releases once a sixteenth is released or it has caught up. */
+static void test_batching(void)
+{
+	struct ring *r = ring_new(64 * 1024); /* batches of 4 KiB */
+	size_t n;
+	for (int i = 0; i < 10; i++) {
+		CHECK(ring_reserve(r, 100) != NULL);
+		ring_commit(r, 100);
+	}
+	CHECK(ring_peek(r, &n) == NULL); /* 10 * 112 bytes: not shown yet */
+	ring_flush(r);
+	for (int i = 0; i < 10; i++) {
+		CHECK(ring_peek(r, &n) != NULL && n == 100);
+		ring_release(r);
+	}
+	CHECK(ring_peek(r, &n) == NULL);
+	/* a batch's worth is shown without a flush */
+	int k = 0;
+	while (ring_peek(r, &n) == NULL && k < 100) {
+		CHECK(ring_reserve(r, 100) != NULL);
+		ring_commit(r, 100);
+		k++;
+	}
+	CHECK_INT(k, 37); /* 37 * 112 bytes >= 4096 > 36 * 112 */
+	while (ring_peek(r, &n))
+		ring_release(r);
+	/* fill the ring: the space one release frees is not shown to the
+	 * producer until a batch is released, or the consumer catches up */
+	while (ring_reserve(r, 1000))
+		ring_commit(r, 1000);
+	ring_flush(r);
+	CHECK(ring_peek(r, &n) != NULL);
+	ring_release(r);
+	CHECK(ring_reserve(r, 1000) == NULL);
+	for (int i = 0; i < 3; i++) {
+		CHECK(ring_peek(r, &n) != NULL);
+		ring_release(r);
+	}
+	CHECK(ring_reserve(r, 1000) == NULL); /* 4 * 1008 < 4096 */
+	CHECK(ring_peek(r, &n) != NULL);
+	ring_release(r);
+	void *p = ring_reserve(r, 1000); /* 5 * 1008 >= 4096 */
+	CHECK(p != NULL);
+	if (p)
+		ring_commit(r, 1000);
+	ring_flush(r);
+	while (ring_peek(r, &n))
+		ring_release(r);
+	CHECK(ring_reserve(r, ring_max_record(r)) != NULL); /* caught up: all shown */
 	ring_free(r);
 }
 
@@ -234,8 +301,10 @@ static void *producer(void *arg)
 	uint32_t x = 777;
 	uint64_t c0 = thread_cpu_ns();
 	for (uint32_t seq = 0; seq < st->records; seq++) {
-		if (st->prod_pause_us && seq % st->pause_every == 0)
+		if (st->prod_pause_us && seq % st->pause_every == 0) {
+			ring_flush(st->r); /* going idle: show what is committed */
 			usleep(st->prod_pause_us);
+		}
 		uint32_t len = 8 + rng_next(&x) % (st->max_len - 8 + 1);
 		uint8_t *p = ring_reserve_wait(st->r, len);
 		uint32_t sum = 0;
@@ -247,6 +316,7 @@ static void *producer(void *arg)
 		memcpy(p + 4, &sum, 4);
 		ring_commit(st->r, len);
 	}
+	ring_flush(st->r);
 	st->prod_cpu_ns = thread_cpu_ns() - c0;
 	return NULL;
 }
@@ -337,6 +407,7 @@ int main(void)
 	test_full_and_wrap();
 	test_max_record();
 	test_mixed_sizes_model();
+	test_batching();
 	test_threads_fast();
 	test_slow_consumer();
 	test_idle_consumer();
