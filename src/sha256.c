@@ -336,7 +336,7 @@ static void hash_blocks(struct sha256 *s, const uint8_t *d, size_t nblocks)
 	if (s->park_slot)
 		drain(s); /* its staged blocks come before these */
 	while (nblocks) {
-		if (nparked == group - 1) {
+		if (nparked >= group - 1) { /* > only if the level was lowered with streams open */
 			/* a full group: the parked streams' blocks with these */
 			size_t k = nblocks;
 			struct sha256 *g[GROUP_MAX];
