@@ -336,8 +336,9 @@ static void hash_blocks(struct sha256 *s, const uint8_t *d, size_t nblocks)
 	if (s->park_slot)
 		drain(s); /* its staged blocks come before these */
 	while (nblocks) {
-		if (nparked >= group - 1) { /* > only if the level was lowered with streams open */
-			/* a full group: the parked streams' blocks with these */
+		/* a full group: the parked streams' blocks with these (more are
+		 * parked only if a test lowered the level with streams open) */
+		if (nparked >= group - 1) {
 			size_t k = nblocks;
 			struct sha256 *g[GROUP_MAX];
 			for (int i = 0; i < nparked; i++) {
