@@ -5,9 +5,10 @@
  * SHA rounds (about 1.7 GB/s here, with OpenSSL or without), but a worker
  * has many attachments open at once, and two independent streams
  * interleaved in one loop run at about 2.7 GB/s together, four (where the
- * CPU has AVX-512's 32 vector registers) at about 3.3. So a stream that
- * has whole blocks to hash parks them until other streams of the same
- * thread bring blocks of their own, and the group is hashed together.
+ * CPU has AVX-512's 32 vector registers) at about 3.1 (tools/sha256-bench).
+ * So a stream that has whole blocks to hash parks them until other
+ * streams of the same thread bring blocks of their own, and the group is
+ * hashed together.
  * The digests are the plain SHA-256 ones; the unit test checks them
  * against OpenSSL on every split of the input.
  *

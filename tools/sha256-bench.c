@@ -66,6 +66,11 @@ int main(int argc, char **argv)
 {
 	size_t mb = 256, piece = 1095; /* a full segment of base64, decoded */
 	int streams = 64, rounds = 5;
+	static const char usage[] = "usage: sha256-bench [-m MB] [-s STREAMS] [-p PIECE] [-r ROUNDS]\n";
+	if (argc % 2 == 0) { /* an option without its value */
+		fputs(usage, stderr);
+		return 2;
+	}
 	for (int i = 1; i + 1 < argc; i += 2) {
 		long v = strtol(argv[i + 1], NULL, 10);
 		if (v <= 0) {
@@ -81,7 +86,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-r"))
 			rounds = (int)v;
 		else {
-			fprintf(stderr, "usage: sha256-bench [-m MB] [-s STREAMS] [-p PIECE] [-r ROUNDS]\n");
+			fputs(usage, stderr);
 			return 2;
 		}
 	}
