@@ -1,9 +1,10 @@
-/* test_sha256.c - SHA-256 streams, hashed in pairs: known answers, then
- * many streams fed in random pieces in random order (so blocks are paired
+/* test_sha256.c - SHA-256 streams, hashed in groups: known answers, then
+ * many streams fed in random pieces in random order (so blocks are grouped
  * across streams, parked and flushed in every way), each digest checked
- * against OpenSSL, with the SHA extensions and without. */
+ * against OpenSSL, on every path the CPU has. */
 #include <openssl/evp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,33 +59,40 @@ static uint32_t rnd(uint32_t *x)
 	return *x;
 }
 
-/* NSTREAM streams of random lengths, fed in random pieces, interleaved
- * at random; some are abandoned (freed unfinished) along the way. */
-static void test_interleaved(uint32_t seed)
+/* nstream streams of random lengths up to maxlen, fed in random pieces,
+ * interleaved at random; some are abandoned (freed unfinished) along
+ * the way. With `crowd`, every stream first gets a few blocks, in turn,
+ * so that nstream of them wait for partners at once. */
+static void test_interleaved(uint32_t seed, int nstream, size_t maxlen, int crowd)
 {
-	enum { NSTREAM = 24, MAXLEN = 40000 };
 	uint32_t x = seed;
-	uint8_t *data[NSTREAM];
-	size_t len[NSTREAM], pos[NSTREAM];
-	struct sha256 *s[NSTREAM];
-	int abandon[NSTREAM];
-	for (int i = 0; i < NSTREAM; i++) {
-		len[i] = rnd(&x) % 5 == 0 ? rnd(&x) % 200 : rnd(&x) % MAXLEN;
+	uint8_t **data = calloc((size_t)nstream, sizeof *data);
+	size_t *len = calloc((size_t)nstream, sizeof *len), *pos = calloc((size_t)nstream, sizeof *pos);
+	struct sha256 **s = calloc((size_t)nstream, sizeof *s);
+	int *abandon = calloc((size_t)nstream, sizeof *abandon);
+	for (int i = 0; i < nstream; i++) {
+		len[i] = rnd(&x) % 5 == 0 ? rnd(&x) % 200 : rnd(&x) % maxlen;
 		data[i] = malloc(len[i] + 1);
 		for (size_t k = 0; k < len[i]; k++)
 			data[i][k] = (uint8_t)rnd(&x);
-		pos[i] = 0;
 		s[i] = sha256_new();
 		abandon[i] = rnd(&x) % 7 == 0;
 	}
-	int open = NSTREAM, bad = 0;
+	for (int i = 0; crowd && i < nstream; i++) {
+		size_t piece = len[i] < 200 ? len[i] / 2 : 200;
+		sha256_update(s[i], data[i], piece);
+		pos[i] = piece;
+	}
+	int open = nstream, bad = 0;
 	while (open) {
-		int i = (int)(rnd(&x) % NSTREAM);
+		int i = (int)(rnd(&x) % (uint32_t)nstream);
 		if (!s[i])
 			continue;
 		size_t left = len[i] - pos[i];
 		/* pieces from one byte to several KB, often not block-sized */
 		size_t piece = rnd(&x) % 4 == 0 ? rnd(&x) % 70 : rnd(&x) % 3000;
+		if (rnd(&x) % 50 == 0)
+			piece = rnd(&x) % 12000; /* more than a stage */
 		if (piece > left)
 			piece = left;
 		sha256_update(s[i], data[i] + pos[i], piece);
@@ -108,8 +116,13 @@ static void test_interleaved(uint32_t seed)
 		}
 	}
 	CHECK_INT(bad, 0);
-	for (int i = 0; i < NSTREAM; i++)
+	for (int i = 0; i < nstream; i++)
 		free(data[i]);
+	free(data);
+	free(len);
+	free(pos);
+	free(s);
+	free(abandon);
 }
 
 /* every length around the padding edges, fed whole and byte by byte */
@@ -138,17 +151,24 @@ static void test_lengths(void)
 
 int main(void)
 {
-	int have = sha256_use_level(2);
+	int have = sha256_use_level(3);
 	for (int ext = have; ext >= 0; ext--) {
 		CHECK_INT(sha256_use_level(ext), ext);
 		test_known();
 		test_lengths();
+		/* few streams: groups are short of partners; a crowd: more
+		 * streams than a thread parks at once (1024), in groups of
+		 * sixteen */
 		for (uint32_t seed = 1; seed <= 20; seed++)
-			test_interleaved(seed * 2654435761u);
+			test_interleaved(seed * 2654435761u, 24, 40000, 0);
+		for (uint32_t seed = 1; seed <= 3; seed++)
+			test_interleaved(seed * 40503u, 1300, 20000, seed > 1);
 	}
 	static const char *const tested[] = { "OpenSSL only (no SHA extensions on this CPU)",
 	                                      "SHA extensions in pairs, and OpenSSL",
-	                                      "SHA extensions in fours and in pairs, and OpenSSL" };
+	                                      "SHA extensions in fours and in pairs, and OpenSSL",
+	                                      "AVX-512 in sixteens, SHA extensions in fours and in pairs, "
+	                                      "and OpenSSL" };
 	printf("tested: %s\n", tested[have]);
 	return check_done();
 }
