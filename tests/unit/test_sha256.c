@@ -167,8 +167,7 @@ int main(void)
 	static const char *const tested[] = { "OpenSSL only (no SHA extensions on this CPU)",
 	                                      "SHA extensions in pairs, and OpenSSL",
 	                                      "SHA extensions in fours and in pairs, and OpenSSL",
-	                                      "AVX-512 in sixteens, SHA extensions in fours and in pairs, "
-	                                      "and OpenSSL" };
+	                                      "AVX-512 in sixteens, SHA extensions in fours and pairs, OpenSSL" };
 	printf("tested: %s\n", tested[have]);
 	return check_done();
 }
