@@ -41,8 +41,9 @@ void hugemem_refuse_advice_for_test(int refuse)
  * a huge page per call, forwards or from_end backwards: one call for the
  * whole range would hold the process's memory-map lock throughout, so
  * every other thread's mmap or munmap would wait for all of it. The
- * advice leaves the contents alone. Returns 0 when all of it is resident, -1 when the kernel refused
- * (too old, or the range is not mapped). */
+ * advice leaves the contents alone. Returns 0 when all of it is
+ * resident, -1 when the kernel refused (too old, or the range is not
+ * mapped). */
 static int populate_advise(uint8_t *p, size_t n, int from_end)
 {
 	if (atomic_load_explicit(&advice_refused_for_test, memory_order_relaxed))

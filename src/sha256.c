@@ -553,7 +553,7 @@ static void hash_staged(struct sha256 *s, int size)
 /* Whole groups of ready streams, while there are. */
 static void hash_ready(int size)
 {
-	while (size > 1 && nready >= size)
+	while (nready >= size)
 		hash_staged(ready[nready - 1], size);
 }
 

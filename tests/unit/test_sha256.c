@@ -70,6 +70,8 @@ static void test_interleaved(uint32_t seed, int nstream, size_t maxlen, int crow
 	size_t *len = calloc((size_t)nstream, sizeof *len), *pos = calloc((size_t)nstream, sizeof *pos);
 	struct sha256 **s = calloc((size_t)nstream, sizeof *s);
 	int *abandon = calloc((size_t)nstream, sizeof *abandon);
+	if (!data || !len || !pos || !s || !abandon)
+		abort();
 	for (int i = 0; i < nstream; i++) {
 		len[i] = rnd(&x) % 5 == 0 ? rnd(&x) % 200 : rnd(&x) % maxlen;
 		data[i] = malloc(len[i] + 1);
