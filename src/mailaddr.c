@@ -179,9 +179,9 @@ static int blank(char c)
 
 int email_normalize_address(const char *in, size_t inlen, char *out, size_t outsz)
 {
-	const char *s = in, *e = in + inlen;
 	if (!in || !out || outsz == 0)
 		return -1;
+	const char *s = in, *e = in + inlen;
 	out[0] = 0;
 	const char *lt = memchr(s, '<', inlen);
 	if (lt) {

@@ -51,7 +51,8 @@ static void emit(void (*fn)(void *, json_t *), void *user, json_t *a)
 static void rule_relay(const struct policy *p, const json_t *ev, policy_alert_fn fn, void *user)
 {
 	const char *src = json_str(ev, "src_ip"), *dst = json_str(ev, "dest_ip");
-	if (!is_smtp_flow(p, ev) || !policy_is_home(p, src) || policy_is_home(p, dst))
+	/* Both addresses are needed: a policy-test event may lack one. */
+	if (!src || !dst || !is_smtp_flow(p, ev) || !policy_is_home(p, src) || policy_is_home(p, dst))
 		return;
 	if (cidr_set_contains_text(p->senders, src))
 		return;
@@ -73,7 +74,7 @@ static void rule_relay(const struct policy *p, const json_t *ev, policy_alert_fn
 	         "which matches no sanctioned relay CIDR, name or ASN.", src, dst);
 	json_t *evd = json_object();
 	jset(evd, "src_ip", json_string(src));
-	jset(evd, "dest_ip", json_string(dst ? dst : ""));
+	jset(evd, "dest_ip", json_string(dst));
 	jset(evd, "dest_port", ev_ref(json_object_get(ev, "dest_port")));
 	jset(evd, "asn", ev_ref(json_path(ev, "geo.asn")));
 	jset(evd, "sni", ev_str(sni));

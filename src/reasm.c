@@ -119,12 +119,12 @@ static void seg_put(struct reasm_pool *pool, struct reasm_stream *s, struct reas
 	}
 }
 
-/* Copy one piece into pool slots, or NULL if a per-stream bound or the
- * pool would be exceeded. */
+/* Copy one piece into pool slots, or NULL if it is empty or a per-stream
+ * bound or the pool would be exceeded. */
 static struct reasm_seg *seg_new(struct reasm_pool *pool, struct reasm_stream *s,
                                  uint32_t seq, const uint8_t *data, uint32_t len)
 {
-	if (s->queued_segs >= pool->max_segs ||
+	if (len == 0 || s->queued_segs >= pool->max_segs ||
 	    (uint64_t)s->queued_bytes + len > pool->max_bytes)
 		return NULL;
 	size_t need = (len + (size_t)REASM_SLOT_DATA - 1) / REASM_SLOT_DATA;

@@ -181,6 +181,8 @@ static void test_relay(const struct policy *p)
 	QUIET(p, FLOW, "{\"app_proto\": \"imap\", \"dest_port\": 143, \"flow\": {\"ndpi_proto\": \"IMAP\"}}",
 	      "unsanctioned_relay");
 	QUIET(p, FLOW, "{\"dest_ip\": \"10.9.9.9\"}", "unsanctioned_relay");
+	/* an event without a usable server address names no relay */
+	QUIET(p, FLOW, "{\"dest_ip\": 5}", "unsanctioned_relay");
 	/* only flow events judge relays (once per flow) */
 	QUIET(p, SMTP, NULL, "unsanctioned_relay");
 }
