@@ -73,7 +73,8 @@ struct pkt {
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 
-/* Decode one frame. On DECODE_OK, *out describes a TCP or UDP packet. */
+/* Decode one frame. On DECODE_OK, *out describes a TCP or UDP packet.
+ * out->ts_usec is the caller's: it must be set, and is kept. */
 enum decode_result decode_packet(int linktype, const uint8_t *frame,
                                  uint32_t caplen, struct pkt *out);
 

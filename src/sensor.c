@@ -111,12 +111,12 @@ static void dispatch(struct capture *c, const struct pcap_pkthdr *h, const uint8
 	uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000ull + (uint64_t)h->ts.tv_usec;
 	maybe_tick(c, ts);
 	struct pkt p;
+	p.ts_usec = ts; /* decode keeps it */
 	enum decode_result r = decode_packet(c->linktype, data, h->caplen, &p);
 	c->decode[r]++;
 	if (r != DECODE_OK)
 		return;
 	c->decoded++;
-	p.ts_usec = ts;
 	uint32_t hash = pkt_flow_hash(&p);
 	unsigned wi = hash % c->n;
 	struct ring *ring = worker_ring(c->workers[wi]);

@@ -316,7 +316,7 @@ static void test_ethernet_ipv4_tcp(void)
 static void test_udp_and_untracked(void)
 {
 	struct frame f;
-	struct pkt p;
+	struct pkt p = { 0 };
 	build(&(struct frame_spec){ .src = "10.0.0.9", .dst = "10.0.0.53", .proto = 17,
 	                            .sport = 5353, .dport = 53, .payload = "query" }, &f);
 	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
@@ -338,7 +338,7 @@ static void test_udp_and_untracked(void)
 static void test_vlans(void)
 {
 	struct frame f;
-	struct pkt p;
+	struct pkt p = { 0 };
 
 	/* Priority bits in the TCI are not part of the id. */
 	build(&(struct frame_spec){ SMTP_CLIENT, .vlans = 1, .vlan_tci = { (5 << 13) | 100 },
@@ -390,7 +390,7 @@ static const struct {
 static void test_every_link_type(void)
 {
 	struct frame f;
-	struct pkt p;
+	struct pkt p = { 0 };
 
 	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
 		for (int v6 = 0; v6 < 2; v6++) {
@@ -457,7 +457,7 @@ static void test_every_link_type(void)
 static void test_ipv6_extension_headers(void)
 {
 	struct frame f;
-	struct pkt p;
+	struct pkt p = { 0 };
 
 	build(&(struct frame_spec){ .src = "2001:db8::1", .dst = "2001:db8::2", .sport = 5000,
 	                            .dport = 587, .ext = "hop route dst ah",
@@ -507,7 +507,7 @@ static void test_ipv6_extension_headers(void)
 static void test_ipv4_fragments(void)
 {
 	struct frame f;
-	struct pkt p;
+	struct pkt p = { 0 };
 
 	build(&(struct frame_spec){ SMTP_CLIENT, .more_fragments = 1,
 	                            .payload = "RCPT TO:<x@y>\r\n" }, &f);
@@ -523,7 +523,7 @@ static void test_ipv4_fragments(void)
 static void test_padding_and_snaplen(void)
 {
 	struct frame f;
-	struct pkt p;
+	struct pkt p = { 0 };
 
 	/* A 54-byte ACK padded to the 60-byte Ethernet minimum. */
 	build(&(struct frame_spec){ SMTP_CLIENT, .flags = TCP_ACK, .pad = 6 }, &f);
@@ -557,7 +557,7 @@ static void test_padding_and_snaplen(void)
 static void test_malformed(void)
 {
 	struct frame f;
-	struct pkt p;
+	struct pkt p = { 0 };
 	struct frame_spec base = { SMTP_CLIENT, .payload = "EHLO x\r\n" };
 
 	build(&base, &f);
@@ -635,7 +635,7 @@ static void test_malformed(void)
 static void truncation_sweep(int link, const struct frame_spec *s)
 {
 	struct frame f;
-	struct pkt p;
+	struct pkt p = { 0 };
 	int bad = 0;
 
 	build(s, &f);
@@ -699,7 +699,7 @@ static uint32_t hash_of(const char *src, const char *dst, uint16_t sport, uint16
                         int proto)
 {
 	struct frame f;
-	struct pkt p;
+	struct pkt p = { 0 };
 	build(&(struct frame_spec){ .src = src, .dst = dst, .sport = sport, .dport = dport,
 	                            .proto = proto }, &f);
 	if (decode_frame(LINK_ETHERNET, &f, &p) != DECODE_OK)
