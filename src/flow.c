@@ -270,6 +270,8 @@ static struct flow *alloc_flow(struct flow_table *t)
 	t->evictions++;
 	flow_table_remove(t, t->lru_oldest, FLOW_REASON_EVICTION);
 	f = t->free_list;
+	if (!f)
+		return NULL; /* the LRU held a flow not in use: never expected */
 	t->free_list = f->hnext;
 	return f;
 }
