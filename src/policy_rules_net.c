@@ -51,7 +51,7 @@ static void emit(void (*fn)(void *, json_t *), void *user, json_t *a)
 static void rule_relay(const struct policy *p, const json_t *ev, policy_alert_fn fn, void *user)
 {
 	const char *src = json_str(ev, "src_ip"), *dst = json_str(ev, "dest_ip");
-	/* Both addresses are needed: a policy-test event may lack one. */
+	/* Both addresses are needed; an event handed to the policy may lack one. */
 	if (!src || !dst || !is_smtp_flow(p, ev) || !policy_is_home(p, src) || policy_is_home(p, dst))
 		return;
 	if (cidr_set_contains_text(p->senders, src))

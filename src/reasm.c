@@ -119,8 +119,8 @@ static void seg_put(struct reasm_pool *pool, struct reasm_stream *s, struct reas
 	}
 }
 
-/* Copy one piece into pool slots, or NULL if it is empty or a per-stream
- * bound or the pool would be exceeded. */
+/* Copy one piece into pool slots. NULL for an empty piece, or when a
+ * per-stream bound or the pool would be exceeded. */
 static struct reasm_seg *seg_new(struct reasm_pool *pool, struct reasm_stream *s,
                                  uint32_t seq, const uint8_t *data, uint32_t len)
 {
