@@ -14,7 +14,10 @@ if os.geteuid() != 0 or not os.path.exists('/sys/class/net/lo'):
     print('skipped: needs root and a loopback interface')
     sys.exit(77)
 
-PORT = 42525  # a port nobody else here uses; not a mail port on purpose
+# The server's port is the kernel's choice at bind time: free, so two runs
+# of the suite cannot collide, and from the ephemeral range, so never a
+# mail port (the tests rely on that).
+PORT = None
 
 
 def server(lsock, sessions):
@@ -68,7 +71,8 @@ tmp = tempfile.mkdtemp()
 out = os.path.join(tmp, 'events.json')
 lsock = socket.socket()
 lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-lsock.bind(('127.0.0.1', PORT))
+lsock.bind(('127.0.0.1', 0))
+PORT = lsock.getsockname()[1]
 lsock.listen(4)
 srv = threading.Thread(target=server, args=(lsock, 2), daemon=True)
 srv.start()

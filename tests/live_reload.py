@@ -22,8 +22,6 @@ live = {}
 code = open(os.path.join(here, 'live.py')).read().split('tmp = tempfile.mkdtemp()')[0]
 code = code.replace("exe = sys.argv[1]", "exe = None")
 exec(compile(code, 'live.py', 'exec'), live)
-PORT = live['PORT'] + 1
-live['PORT'] = PORT
 
 tmp = tempfile.mkdtemp()
 out = os.path.join(tmp, 'events.json')
@@ -47,7 +45,9 @@ only_port_rule = '"rules": {%s}' % ', '.join(
 write_policy('{%s}' % only_port_rule)
 lsock = live['socket'].socket()
 lsock.setsockopt(live['socket'].SOL_SOCKET, live['socket'].SO_REUSEADDR, 1)
-lsock.bind(('127.0.0.1', PORT))
+lsock.bind(('127.0.0.1', 0))  # a free port, as in live.py
+PORT = lsock.getsockname()[1]
+live['PORT'] = PORT  # the shared client connects to it
 lsock.listen(4)
 threading.Thread(target=live['server'], args=(lsock, 3), daemon=True).start()
 sensor = subprocess.Popen([exe, '-i', 'lo', '-f', 'tcp port %d' % PORT, '-w', out,
