@@ -6,8 +6,8 @@
  * has many attachments open at once. Two independent streams interleaved
  * in one loop run at about 2.8 GB/s together, four (where the CPU has
  * AVX-512's 32 vector registers) at about 3.2, sixteen in the lanes of
- * AVX-512 registers at about 4.1 (tools/sha256-bench, 64 streams of
- * 1095-byte pieces). So a stream's blocks are copied aside until enough
+ * AVX-512 registers at about 4.1 on a Zen 5 but 3.0 on a Zen 4, where
+ * fours make 3.5 (tools/sha256-bench, 64 streams of 1095-byte pieces). So a stream's blocks are copied aside until enough
  * streams have enough blocks to hash a group together.
  * The digests are the plain SHA-256 ones; the unit test checks them
  * against OpenSSL on every split of the input.
@@ -37,9 +37,15 @@ void sha256_final_hex(struct sha256 *s, char out[65]);
 void sha256_free(struct sha256 *s);
 
 /* Use at most this path: 0 OpenSSL, 1 the SHA extensions with streams in
- * pairs, 2 in fours, 3 also AVX-512 in sixteens (the default is the widest
- * the CPU has). Returns the level now in effect. Only for tests, with no
- * stream open. */
+ * pairs, 2 in fours, 3 also AVX-512 in sixteens (the default is the one
+ * sha256_pick_path picks). Returns the level now in effect. Only for
+ * tests, with no stream open. */
 int sha256_use_level(int level);
+
+/* Works out the path (the widest the CPU has, or fours on a core where
+ * they beat sixteens) and returns its level. Done on the first hash
+ * otherwise; call it before starting threads that hash, so they all use
+ * the same path from their first stream. */
+int sha256_pick_path(void);
 
 #endif

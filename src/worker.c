@@ -17,6 +17,7 @@
 #include "hugemem.h"
 #include "ring.h"
 #include "sensor_shared.h"
+#include "sha256.h"
 #include "worker.h"
 
 /* nDPI gets at most this many packets per flow: enough for every mail
@@ -695,6 +696,7 @@ int worker_global_init(void)
 			return -1;
 		gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
 	}
+	sha256_pick_path();
 	return 0;
 }
 
