@@ -49,7 +49,8 @@ struct worker_stats {
 struct worker;
 
 /* Once per process, before the first worker starts: what nDPI needs set
- * up process-wide (libgcrypt). 0 on success. */
+ * up process-wide (libgcrypt), and the attachment hashing's path, so that
+ * every worker uses the same one. 0 on success. */
 int worker_global_init(void);
 
 struct worker *worker_new(unsigned id, struct sensor_shared *shared, size_t ring_bytes,
