@@ -7,8 +7,9 @@
  * in one loop run at about 2.8 GB/s together, four (where the CPU has
  * AVX-512's 32 vector registers) at about 3.2, sixteen in the lanes of
  * AVX-512 registers at about 4.1 on a Zen 5 but 3.0 on a Zen 4, where
- * fours make 3.5 (tools/sha256-bench, 64 streams of 1095-byte pieces). So a stream's blocks are copied aside until enough
- * streams have enough blocks to hash a group together.
+ * fours make 3.5 (tools/sha256-bench, 64 streams of 1095-byte pieces).
+ * So a stream's blocks are copied aside until enough streams have enough
+ * blocks to hash a group together.
  * The digests are the plain SHA-256 ones; the unit test checks them
  * against OpenSSL on every split of the input.
  *

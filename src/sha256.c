@@ -337,27 +337,6 @@ AVX512_TARGET static void compress16(uint32_t *const h[16], const uint8_t *const
 			h[lane][i] = words[i][lane];
 }
 
-/* Whether sixteen lanes hash faster than four streams with the SHA
- * extensions: it depends on the core, not on the features. On a Zen 5
- * sixteens were about 1.3 times fours; on a Zen 4, which runs AVX-512 as
- * two 256-bit halves, 0.85 times (tools/sha256-bench). Timing both at
- * start-up was tried: on a shared VM one run in ten picked the slower.
- * So the CPU's family decides; elsewhere the widest path stays. */
-static int sixteens_beat_fours(void)
-{
-	unsigned a, b, c, d;
-	if (!__get_cpuid(0, &a, &b, &c, &d))
-		return 1;
-	/* "AuthenticAMD" in EBX, EDX, ECX */
-	int amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;
-	if (!amd || !__get_cpuid(1, &a, &b, &c, &d))
-		return 1;
-	unsigned family = (a >> 8) & 0xf;
-	if (family == 0xf)
-		family += (a >> 20) & 0xff;
-	return family != 0x19; /* Zen 3 and 4; of those, only Zen 4 has AVX-512 */
-}
-
 /* 0: none; 1: the SHA extensions; 2: also AVX-512VL, for four streams;
  * 3: also AVX-512BW, for sixteen */
 static int cpu_sha_level(void)
@@ -374,9 +353,25 @@ static int cpu_sha_level(void)
 	return __builtin_cpu_supports("avx512bw") ? 3 : 2;
 }
 
+/* Whether sixteen lanes beat four streams with the SHA extensions
+ * depends on the core, not on the features. On a Zen 5 sixteens were
+ * about 1.3 times fours; on a Zen 4, which runs AVX-512 as two 256-bit
+ * halves, 0.85 times (tools/sha256-bench). Timing both at start-up was
+ * tried: on a shared VM one run in ten picked the slower. So the CPU's
+ * family decides; elsewhere the widest path stays. */
 static int cpu_sha_choice(int widest)
 {
-	return widest == 3 && !sixteens_beat_fours() ? 2 : widest;
+	unsigned a, b, c, d;
+	if (widest < 3 || !__get_cpuid(0, &a, &b, &c, &d))
+		return widest;
+	/* "AuthenticAMD" in EBX, EDX, ECX */
+	if (b != 0x68747541 || d != 0x69746e65 || c != 0x444d4163 || !__get_cpuid(1, &a, &b, &c, &d))
+		return widest;
+	unsigned family = (a >> 8) & 0xf;
+	if (family == 0xf)
+		family += (a >> 20) & 0xff;
+	/* 19h: Zen 3 and 4, and of those only Zen 4 has AVX-512 */
+	return family == 0x19 ? 2 : widest;
 }
 #else
 static void compress1(uint32_t *h, const uint8_t *p, size_t nblocks)
