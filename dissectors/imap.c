@@ -132,6 +132,7 @@ struct imap_state {
 	unsigned sasl_step;
 	int auth_result; /* 0 none, 1 success, -1 failure */
 	uint8_t starttls, compressed, stopped, idle, greeted;
+	uint8_t tls_wait; /* STARTTLS accepted: TLS or cleartext next? */
 	uint8_t cmds_lost; /* a client gap ate commands: unknown tags are expected */
 	uint8_t emitted;
 	uint64_t counts[IV_COUNT], uid_counts[IV_COUNT];
@@ -715,6 +716,18 @@ static void stop(struct imap_state *s, struct dissector_ctx *ctx, int is_tls)
 	dctx_stop_cleartext(ctx, is_tls);
 }
 
+/* The first byte after the accepted STARTTLS decides; cleartext goes on
+ * being parsed (RFC 9051 6.2.1: the client asks for capabilities again).
+ * A gap there (first < 0) is taken as TLS, as a real client sends, rather
+ * than a record parsed as text. */
+static void after_starttls(struct imap_state *s, struct dissector_ctx *ctx, enum dir dir,
+                           int first)
+{
+	s->tls_wait = 0;
+	if (first < 0 || dissector_tls_follows(ctx, &s->anom, dir, (uint8_t)first))
+		stop(s, ctx, 1);
+}
+
 /* Cancel a synchronising literal the server refused before "+": the client
  * will not send its bytes (RFC 9051 7.5). */
 static void refuse_literal(struct imap_state *s, const uint8_t *tag, size_t tl)
@@ -769,7 +782,8 @@ static void tagged(struct imap_state *s, struct dissector_ctx *ctx, const uint8_
 	case IV_STARTTLS:
 		if (ok) {
 			s->starttls = 1;
-			stop(s, ctx, 1);
+			s->tls_wait = 1;
+			dctx_tls_expected(ctx);
 		}
 		break;
 	case IV_COMPRESS:
@@ -918,12 +932,14 @@ static void imap_on_data(void *state, struct dissector_ctx *ctx, enum dir dir,
 {
 	struct imap_state *s = state;
 	struct imap_dir *d = &s->d[dir];
-	if (s->stopped) {
-		if (len && s->starttls)
-			anomaly_raise(&s->anom, ANOMALY_DATA_AFTER_STARTTLS);
+	if (s->stopped)
 		return;
-	}
 	while (len > 0) {
+		if (s->tls_wait) {
+			after_starttls(s, ctx, dir, data[0]);
+			if (s->stopped)
+				break;
+		}
 		if (d->in_lit) {
 			size_t k = d->lit_left < len ? (size_t)d->lit_left : len;
 			lit_bytes(s, dir, data, k);
@@ -952,11 +968,8 @@ static void imap_on_data(void *state, struct dissector_ctx *ctx, enum dir dir,
 			client_line(s, line.ptr, line.len);
 		else
 			server_line(s, ctx, line.ptr, line.len);
-		if (s->stopped) {
-			if (len && s->starttls)
-				anomaly_raise(&s->anom, ANOMALY_DATA_AFTER_STARTTLS);
-			break;
-		}
+		if (s->stopped)
+			break; /* COMPRESS: the rest is deflated */
 	}
 }
 
@@ -968,6 +981,10 @@ static void imap_on_gap(void *state, struct dissector_ctx *ctx, enum dir dir,
 	if (s->stopped)
 		return;
 	anomaly_raise(&s->anom, ANOMALY_GAP);
+	if (s->tls_wait) {
+		after_starttls(s, ctx, dir, -1);
+		return;
+	}
 	if (d->in_lit) {
 		if (d->lit_kind == LIT_MSG)
 			msg_end(s, dir, 1);

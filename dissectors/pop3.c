@@ -97,6 +97,7 @@ struct pop3_state {
 	unsigned sasl_step;
 	int auth_result; /* 0 none, 1 success, -1 failure */
 	uint8_t stls, stopped, emitted;
+	uint8_t tls_wait; /* STLS accepted: TLS or cleartext next? */
 	uint64_t counts[PC_COUNT];
 	json_t *caps, *retrieved, *topped;
 	uint64_t retr_count, retr_bytes, top_count, top_bytes;
@@ -387,6 +388,16 @@ static void stop(struct pop3_state *s, struct dissector_ctx *ctx, int is_tls)
 	dctx_stop_cleartext(ctx, is_tls);
 }
 
+/* The first byte after the accepted STLS decides; cleartext goes on being
+ * parsed (RFC 2595 4: the session starts over, in AUTHORIZATION state). A
+ * gap there (first < 0) is taken as TLS. */
+static void after_stls(struct pop3_state *s, struct dissector_ctx *ctx, enum dir dir, int first)
+{
+	s->tls_wait = 0;
+	if (first < 0 || dissector_tls_follows(ctx, &s->anom, dir, (uint8_t)first))
+		stop(s, ctx, 1);
+}
+
 static void status_line(struct pop3_state *s, struct dissector_ctx *ctx,
                         const uint8_t *p, size_t n);
 
@@ -462,7 +473,8 @@ static void status_line(struct pop3_state *s, struct dissector_ctx *ctx,
 	case PC_STLS:
 		if (ok) {
 			s->stls = 1;
-			stop(s, ctx, 1);
+			s->tls_wait = 1;
+			dctx_tls_expected(ctx);
 		}
 		break;
 	case PC_DELE:
@@ -496,12 +508,14 @@ static void pop3_on_data(void *state, struct dissector_ctx *ctx, enum dir dir,
                          const uint8_t *data, size_t len)
 {
 	struct pop3_state *s = state;
-	if (s->stopped) {
-		if (len)
-			anomaly_raise(&s->anom, ANOMALY_DATA_AFTER_STARTTLS);
+	if (s->stopped)
 		return;
-	}
 	while (len > 0) {
+		if (s->tls_wait) {
+			after_stls(s, ctx, dir, data[0]);
+			if (s->stopped)
+				break;
+		}
 		if (dir == DIR_TOCLIENT && s->mode == SM_BODY) {
 			size_t k = body_bytes(s, data, len);
 			data += k;
@@ -526,11 +540,6 @@ static void pop3_on_data(void *state, struct dissector_ctx *ctx, enum dir dir,
 			multi_line(s, ctx, line.ptr, line.len);
 		else
 			status_line(s, ctx, line.ptr, line.len);
-		if (s->stopped) {
-			if (len)
-				anomaly_raise(&s->anom, ANOMALY_DATA_AFTER_STARTTLS);
-			break;
-		}
 	}
 }
 
@@ -541,6 +550,10 @@ static void pop3_on_gap(void *state, struct dissector_ctx *ctx, enum dir dir,
 	if (s->stopped)
 		return;
 	anomaly_raise(&s->anom, ANOMALY_GAP);
+	if (s->tls_wait) {
+		after_stls(s, ctx, dir, -1);
+		return;
+	}
 	lr_reset(&s->lr[dir]);
 	if (dir == DIR_TOSERVER) {
 		s->c_resync = 1;

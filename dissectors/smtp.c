@@ -54,7 +54,8 @@
 	X(DATA, "data")        /* message bytes until CRLF.CRLF */           \
 	X(BDAT, "bdat")        /* exactly bdat_left chunk bytes */           \
 	X(RESYNC, "resync")    /* after a gap: skip to a known command */    \
-	X(TLS, "tls")          /* STARTTLS accepted: nothing more to read */
+	X(TLS_WAIT, "tls_wait") /* STARTTLS accepted: TLS or cleartext next? */ \
+	X(TLS, "tls")          /* TLS began: nothing more to read */
 
 enum smtp_state {
 #define X(id, name) SMTP_ST_##id,
@@ -164,6 +165,7 @@ struct smtp_session {
 	unsigned auth_resp;
 	int starttls;
 	int starttls_pending;
+	uint64_t starttls_usec; /* when the server accepted STARTTLS */
 	char *last_reply;
 	uint64_t cmd_bytes, reply_bytes;
 	uint32_t bad_commands;
@@ -1082,7 +1084,7 @@ static int smtp_reply_code(const uint8_t *p, size_t n, int *code, int *more)
 	return 0;
 }
 
-static void smtp_starttls_done(struct smtp_session *s, struct dissector_ctx *ctx);
+static void smtp_starttls_accepted(struct smtp_session *s, struct dissector_ctx *ctx);
 
 /* A complete reply with this code: pair it with the oldest command. */
 static void smtp_reply_done(struct smtp_session *s, struct dissector_ctx *ctx, int code)
@@ -1154,7 +1156,7 @@ static void smtp_reply_done(struct smtp_session *s, struct dissector_ctx *ctx, i
 		s->starttls_pending = 0;
 		if (code == 220) {
 			smtp_pend_pop(s, ctx);
-			smtp_starttls_done(s, ctx);
+			smtp_starttls_accepted(s, ctx);
 			return;
 		}
 		break;
@@ -1253,12 +1255,38 @@ static void smtp_finish(struct smtp_session *s, struct dissector_ctx *ctx, int t
 		smtp_emit(s, ctx, NULL, "incomplete");
 }
 
-static void smtp_starttls_done(struct smtp_session *s, struct dissector_ctx *ctx)
+/* ---- after STARTTLS ---- */
+
+static void smtp_starttls_accepted(struct smtp_session *s, struct dissector_ctx *ctx)
 {
 	s->starttls = 1;
+	s->starttls_usec = dctx_now_usec(ctx);
+	smtp_set_state(s, SMTP_ST_TLS_WAIT);
+	dctx_tls_expected(ctx);
+}
+
+/* The session event describes the cleartext part, which ended when the
+ * server accepted STARTTLS: it carries that time, not the time TLS showed. */
+static void smtp_finish_at_starttls(struct smtp_session *s, struct dissector_ctx *ctx)
+{
+	uint64_t now = ctx->now_usec;
+	ctx->now_usec = s->starttls_usec;
 	smtp_set_state(s, SMTP_ST_TLS);
 	smtp_finish(s, ctx, 1);
-	dctx_stop_cleartext(ctx, 1);
+	ctx->now_usec = now;
+}
+
+/* The first byte after the accepted STARTTLS decides. Cleartext: the
+ * session starts over as after the greeting (RFC 3207 4.2), in the open. */
+static void smtp_after_starttls(struct smtp_session *s, struct dissector_ctx *ctx,
+                                enum dir dir, uint8_t first)
+{
+	if (dissector_tls_follows(ctx, &s->anomalies, dir, first)) {
+		smtp_finish_at_starttls(s, ctx);
+		dctx_stop_cleartext(ctx, 1);
+		return;
+	}
+	smtp_set_state(s, SMTP_ST_COMMAND);
 }
 
 /* ---- dissector interface ---- */
@@ -1381,10 +1409,17 @@ static enum smtp_rd smtp_read_line(struct smtp_session *s, enum dir dir,
 	return st == LR_TOO_LONG ? SMTP_RD_LONG : SMTP_RD_LINE;
 }
 
-static void smtp_client_data(struct smtp_session *s, struct dissector_ctx *ctx,
-                             const uint8_t *data, size_t len)
+static int smtp_reading(const struct smtp_session *s)
 {
-	while (len && s->state != SMTP_ST_TLS) {
+	return s->state != SMTP_ST_TLS_WAIT && s->state != SMTP_ST_TLS;
+}
+
+/* Reads until the data ends or cleartext does; returns the bytes used. */
+static size_t smtp_client_data(struct smtp_session *s, struct dissector_ctx *ctx,
+                               const uint8_t *data, size_t len)
+{
+	size_t all = len;
+	while (len && smtp_reading(s)) {
 		if (s->state == SMTP_ST_DATA) {
 			int ended;
 			size_t used = smtp_data_scan(s, data, len, &ended);
@@ -1412,12 +1447,14 @@ static void smtp_client_data(struct smtp_session *s, struct dissector_ctx *ctx,
 			continue;
 		smtp_client_line(s, ctx, line.ptr, line.len, r == SMTP_RD_LONG);
 	}
+	return all - len;
 }
 
-static void smtp_server_data(struct smtp_session *s, struct dissector_ctx *ctx,
-                             const uint8_t *data, size_t len)
+static size_t smtp_server_data(struct smtp_session *s, struct dissector_ctx *ctx,
+                               const uint8_t *data, size_t len)
 {
-	while (len && s->state != SMTP_ST_TLS) {
+	size_t all = len;
+	while (len && smtp_reading(s)) {
 		struct lr_span line;
 		enum smtp_rd r = smtp_read_line(s, DIR_TOCLIENT, &data, &len, &line);
 		if (r == SMTP_RD_MORE)
@@ -1426,6 +1463,7 @@ static void smtp_server_data(struct smtp_session *s, struct dissector_ctx *ctx,
 			smtp_raise(s, ANOMALY_LINE_TOO_LONG);
 		smtp_reply_line(s, ctx, line.ptr, line.len);
 	}
+	return all - len;
 }
 
 static void smtp_on_data(void *state, struct dissector_ctx *ctx, enum dir dir,
@@ -1434,10 +1472,18 @@ static void smtp_on_data(void *state, struct dissector_ctx *ctx, enum dir dir,
 	struct smtp_session *s = state;
 	if (!s || s->finished)
 		return;
-	if (dir == DIR_TOSERVER)
-		smtp_client_data(s, ctx, data, len);
-	else
-		smtp_server_data(s, ctx, data, len);
+	while (len && !s->finished) {
+		if (s->state == SMTP_ST_TLS_WAIT)
+			smtp_after_starttls(s, ctx, dir, data[0]);
+		if (s->state == SMTP_ST_TLS)
+			return;
+		size_t used = dir == DIR_TOSERVER ? smtp_client_data(s, ctx, data, len) :
+		                                    smtp_server_data(s, ctx, data, len);
+		if (!used && smtp_reading(s))
+			return; /* cannot happen: the readers take all they are given */
+		data += used;
+		len -= used;
+	}
 }
 
 static void smtp_on_gap(void *state, struct dissector_ctx *ctx, enum dir dir,
@@ -1446,6 +1492,14 @@ static void smtp_on_gap(void *state, struct dissector_ctx *ctx, enum dir dir,
 	struct smtp_session *s = state;
 	if (!s || s->finished)
 		return;
+	if (s->state == SMTP_ST_TLS_WAIT) {
+		/* what would have told TLS from cleartext is lost: take TLS,
+		 * as a real client sends, rather than parse a record as text */
+		smtp_raise(s, ANOMALY_GAP);
+		smtp_finish_at_starttls(s, ctx);
+		dctx_stop_cleartext(ctx, 1);
+		return;
+	}
 	smtp_raise(s, ANOMALY_GAP);
 	if (s->deferred[dir]) {
 		/* the over-long line ends in the lost bytes */
@@ -1488,7 +1542,10 @@ static void smtp_on_close(void *state, struct dissector_ctx *ctx)
 		smtp_txn_truncate(s->msg_txn, 0);
 	if (!s->finished && (s->deferred[0] || s->deferred[1]))
 		smtp_raise(s, ANOMALY_LINE_TOO_LONG);
-	smtp_finish(s, ctx, 1);
+	if (s->state == SMTP_ST_TLS_WAIT)
+		smtp_finish_at_starttls(s, ctx);
+	else
+		smtp_finish(s, ctx, 1);
 }
 
 static int smtp_ieq_prefix(const uint8_t *data, size_t len, const char *word)

@@ -24,9 +24,10 @@
 	X(BAD_ENCODED_WORD, "bad_encoded_word", "an RFC 2047 encoded word or RFC 2231 parameter could not be decoded") \
 	X(BAD_MIME_BOUNDARY, "bad_mime_boundary", "a multipart part had no usable boundary or its closing boundary was missing") \
 	X(INVALID_UTF8, "invalid_utf8", "text was not valid UTF-8 and was repaired with U+FFFD") \
-	X(DATA_AFTER_STARTTLS, "data_after_starttls", "cleartext data followed a successful STARTTLS") \
+	X(DATA_AFTER_STARTTLS, "data_after_starttls", "cleartext was pipelined behind STARTTLS, or the server spoke in cleartext first once it had accepted STARTTLS (command or response injection, as in CVE-2011-0411)") \
 	X(BAD_LITERAL, "bad_literal", "an IMAP literal size was malformed or too large") \
 	X(TOO_MANY_MESSAGES, "too_many_messages", "retrieved/appended messages per session exceeded the limit kept in the event") \
 	X(AUTH_FAILED, "auth_failed", "an authentication attempt was rejected by the server") \
 	X(COMPRESSED, "compressed", "the session switched to COMPRESS=DEFLATE; the rest is opaque") \
-	X(ONE_SIDED, "one_sided", "only one direction of the session was captured")
+	X(ONE_SIDED, "one_sided", "only one direction of the session was captured") \
+	X(CLEARTEXT_AFTER_STARTTLS, "cleartext_after_starttls", "the session went on in cleartext after STARTTLS was accepted (a decrypted capture, or a fake upgrade that hides the session from sensors that stop at STARTTLS); it was parsed on")

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "anomaly.h"
 #include "mail_limits.h"
 
 enum dir { DIR_TOSERVER = 0, DIR_TOCLIENT = 1 };
@@ -39,6 +40,13 @@ struct dissector_ctx {
 	/* Cleartext is over (STARTTLS/STLS accepted when is_tls, or COMPRESS
 	 * when not): the core stops delivering data and keeps counting bytes. */
 	void (*stop_cleartext)(struct dissector_ctx *ctx, int is_tls);
+	/* STARTTLS/STLS was accepted and a TLS handshake should come next: the
+	 * core readies nDPI for it but goes on delivering, because only the
+	 * next bytes tell (dissector_bytes_are_tls). TLS: the dissector calls
+	 * stop_cleartext(ctx, 1). Cleartext: it calls cleartext_resumed and
+	 * goes on parsing. Either may be NULL (a test's ctx). */
+	void (*tls_expected)(struct dissector_ctx *ctx);
+	void (*cleartext_resumed)(struct dissector_ctx *ctx);
 	void *owner; /* the core's (or test's) own data */
 };
 
@@ -78,6 +86,44 @@ static inline void dctx_emit(struct dissector_ctx *ctx, json_t *body)
 static inline void dctx_stop_cleartext(struct dissector_ctx *ctx, int is_tls)
 {
 	ctx->stop_cleartext(ctx, is_tls);
+}
+static inline void dctx_tls_expected(struct dissector_ctx *ctx)
+{
+	if (ctx->tls_expected)
+		ctx->tls_expected(ctx);
+}
+static inline void dctx_cleartext_resumed(struct dissector_ctx *ctx)
+{
+	if (ctx->cleartext_resumed)
+		ctx->cleartext_resumed(ctx);
+}
+
+/* After STARTTLS, the first byte of either direction tells TLS from
+ * cleartext: a TLS record starts with its content type (20 to 24) and an
+ * SSLv2 hello with its top bit set, while a command or reply line starts
+ * with printable ASCII. Cleartext there means a decrypted capture, or a
+ * fake upgrade that hides the rest from sensors that stop at STARTTLS. */
+static inline int dissector_bytes_are_tls(uint8_t first)
+{
+	return !(first >= 0x20 && first < 0x7f) && first != '\r' && first != '\n' &&
+	       first != '\t';
+}
+
+/* The decision itself, for the first byte after the accepted STARTTLS in
+ * direction dir: 1 when TLS begins (the caller stops); 0 when the session
+ * goes on in cleartext, after raising cleartext_after_starttls (and
+ * data_after_starttls if the server spoke first: in TLS the client does)
+ * and telling the core. */
+static inline int dissector_tls_follows(struct dissector_ctx *ctx, struct anomaly_set *anom,
+                                        enum dir dir, uint8_t first)
+{
+	if (dissector_bytes_are_tls(first))
+		return 1;
+	anomaly_raise(anom, ANOMALY_CLEARTEXT_AFTER_STARTTLS);
+	if (dir == DIR_TOCLIENT)
+		anomaly_raise(anom, ANOMALY_DATA_AFTER_STARTTLS);
+	dctx_cleartext_resumed(ctx);
+	return 0;
 }
 
 /* The registry (dissectors/registry.c): NULL-terminated, in probe order. */

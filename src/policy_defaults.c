@@ -65,6 +65,7 @@ const char policy_defaults_json[] =
 	"    \"attachment_type_mismatch\": {\"enabled\": true, \"severity\": \"high\", \"exceptions\": {\"hosts\": [], \"users\": [], \"senders\": [], \"relays\": []}},\n"
 	"    \"identity_mismatch\": {\"enabled\": true, \"severity\": \"medium\", \"exceptions\": {\"hosts\": [], \"users\": [], \"senders\": [], \"relays\": []}},\n"
 	"    \"cleartext_credentials\": {\"enabled\": true, \"severity\": \"medium\", \"exceptions\": {\"hosts\": [], \"users\": [], \"senders\": [], \"relays\": []}},\n"
+	"    \"starttls_cleartext\": {\"enabled\": true, \"severity\": \"medium\", \"exceptions\": {\"hosts\": [], \"users\": [], \"senders\": [], \"relays\": []}},\n"
 	"    \"off_hours_mail\": {\"enabled\": true, \"severity\": \"low\", \"exceptions\": {\"hosts\": [], \"users\": [], \"senders\": [], \"relays\": []}},\n"
 	"    \"beaconing\": {\"enabled\": true, \"severity\": \"high\", \"exceptions\": {\"hosts\": [], \"users\": [], \"senders\": [], \"relays\": []}},\n"
 	"    \"mailbox_dead_drop\": {\"enabled\": true, \"severity\": \"high\", \"exceptions\": {\"hosts\": [], \"users\": [], \"senders\": [], \"relays\": []}},\n"

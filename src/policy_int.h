@@ -31,6 +31,7 @@ enum severity { SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
 	X(ATTACHMENT_MISMATCH, "attachment_type_mismatch", "AN0379", "T1048.003", "high") \
 	X(IDENTITY_MISMATCH, "identity_mismatch", "AN0794", "T1071.003", "medium") \
 	X(CLEARTEXT_CREDENTIALS, "cleartext_credentials", "NET-MAIL", "T1071.003", "medium") \
+	X(STARTTLS_CLEARTEXT, "starttls_cleartext", "NET-MAIL", "T1071.003", "medium") \
 	X(OFF_HOURS, "off_hours_mail", "AN0381", "T1071.003", "low") \
 	X(BEACONING, "beaconing", "NET-MAIL", "T1071.003", "high") \
 	X(DEAD_DROP, "mailbox_dead_drop", "NET-MAIL", "T1071.003", "high") \
@@ -137,6 +138,8 @@ json_t *ev_ref(const json_t *v);
 json_t *ev_str(const char *s);
 int json_path_u64(const json_t *root, const char *dotted, uint64_t *out);
 int json_path_bool(const json_t *root, const char *dotted);
+/* The event's "anomalies" array lists `name`. */
+int policy_event_has_anomaly(const json_t *ev, const char *name);
 const char *severity_name(enum severity s);
 int policy_is_mail_app(const char *app_proto);
 /* From imap.commands: APPEND, FETCH (+UID FETCH), EXPUNGE/UID EXPUNGE/DELETE. */

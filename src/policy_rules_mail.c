@@ -1,8 +1,9 @@
 /* policy_rules_mail.c - per-message and per-session rules on "smtp",
  * "imap" and "pop3" events: recipients, attachments, identity mismatch
- * (AN0794), cleartext credentials, off-hours mail (AN0381), mailbox dead
- * drop. Each rule fires at most once per event; when several attachments or
- * mismatches qualify they are listed together in one alert's evidence.
+ * (AN0794), cleartext credentials, cleartext after STARTTLS, off-hours
+ * mail (AN0381), mailbox dead drop. Each rule fires at most once per
+ * event; when several attachments or mismatches qualify they are listed
+ * together in one alert's evidence.
  *
  * Ownership: reads the event and policy; alerts are new references handed
  * to fn. */
@@ -271,6 +272,8 @@ static void rule_cleartext(const struct policy *p, const json_t *ev, const char 
 		if (!uname)
 			return;
 	}
+	if (policy_event_has_anomaly(ev, "cleartext_after_starttls"))
+		tls = 0; /* STARTTLS was accepted, yet the session went on in the open */
 	if (tls || mechanism_protected(mech) || !policy_rule_applies(p, RULE_CLEARTEXT_CREDENTIALS, ev))
 		return;
 	char reason[256];
@@ -283,6 +286,33 @@ static void rule_cleartext(const struct policy *p, const json_t *ev, const char 
 	jset(evd, "mechanism", ev_str(mech));
 	jset(evd, "tls", json_false());
 	emit(fn, user, policy_alert_new(p, RULE_CLEARTEXT_CREDENTIALS, NULL, reason, evd));
+}
+
+/* ---- cleartext after STARTTLS ---- */
+
+/* The server accepted STARTTLS and the session went on in the open. On a
+ * live link both ends then play along: a fake upgrade that blinds sensors
+ * which stop reading at STARTTLS. In a decrypted capture it is expected. */
+static void rule_starttls_cleartext(const struct policy *p, const json_t *ev, const char *type,
+                                    policy_alert_fn fn, void *user)
+{
+	if (!policy_event_has_anomaly(ev, "cleartext_after_starttls") ||
+	    !policy_rule_applies(p, RULE_STARTTLS_CLEARTEXT, ev))
+		return;
+	char key[32];
+	snprintf(key, sizeof key, "%s.username", type);
+	const char *uname = !strcmp(type, "smtp") ? json_path_str(ev, "smtp.auth.username") :
+	                                            json_path_str(ev, key);
+	char reason[256];
+	snprintf(reason, sizeof(reason),
+	         "%s session accepted STARTTLS and went on in cleartext: a fake TLS upgrade that "
+	         "hides the session from sensors, unless this capture was decrypted.", type);
+	json_t *evd = json_object();
+	jset(evd, "protocol", json_string(type));
+	jset(evd, "username", ev_str(uname));
+	if (!strcmp(type, "smtp"))
+		jset(evd, "mail_from", ev_str(json_path_str(ev, "smtp.mail_from")));
+	emit(fn, user, policy_alert_new(p, RULE_STARTTLS_CLEARTEXT, NULL, reason, evd));
 }
 
 /* ---- off-hours (AN0381) ---- */
@@ -397,13 +427,16 @@ void policy_rules_mail(const struct policy *p, const json_t *ev, policy_alert_fn
 		rule_attachments(p, ev, type, fn, user);
 		rule_identity(p, ev, fn, user);
 		rule_cleartext(p, ev, type, fn, user);
+		rule_starttls_cleartext(p, ev, type, fn, user);
 		rule_off_hours(p, ev, type, fn, user);
 	} else if (!strcmp(type, "imap")) {
 		rule_attachments(p, ev, type, fn, user);
 		rule_cleartext(p, ev, type, fn, user);
+		rule_starttls_cleartext(p, ev, type, fn, user);
 		rule_off_hours(p, ev, type, fn, user);
 		rule_dead_drop(p, ev, fn, user);
 	} else if (!strcmp(type, "pop3")) {
 		rule_cleartext(p, ev, type, fn, user);
+		rule_starttls_cleartext(p, ev, type, fn, user);
 	}
 }

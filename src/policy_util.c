@@ -59,6 +59,18 @@ int json_path_bool(const json_t *root, const char *dotted)
 	return json_is_true(json_path(root, dotted));
 }
 
+int policy_event_has_anomaly(const json_t *ev, const char *name)
+{
+	const json_t *a = json_object_get(ev, "anomalies");
+	size_t n = json_array_size(a);
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_string_value(json_array_get(a, i));
+		if (s && !strcmp(s, name))
+			return 1;
+	}
+	return 0;
+}
+
 int strlist_has_ci(const struct strlist *l, const char *s)
 {
 	if (!s)

@@ -126,6 +126,19 @@ static void dctx_emit_cb(struct dissector_ctx *ctx, json_t *body)
 	emit(w, f, f->d->name, body, ctx->now_usec);
 }
 
+/* nDPI 4.2 does not follow a mail session into TLS: give it a clean flow
+ * for the handshake that comes next, keeping the mail verdict it gave. */
+static void ndpi_restart_for_tls(struct flow *f)
+{
+	if (!f->ndpi || f->ndpi_tls_phase)
+		return;
+	ndpi_free_flow_data(f->ndpi);
+	memset(f->ndpi, 0, SIZEOF_FLOW_STRUCT);
+	f->ndpi_tls_phase = 1;
+	f->ndpi_done = 0;
+	f->ndpi_pkts = 0;
+}
+
 static void dctx_stop_cb(struct dissector_ctx *ctx, int is_tls)
 {
 	struct worker *w = ctx->owner;
@@ -135,19 +148,30 @@ static void dctx_stop_cb(struct dissector_ctx *ctx, int is_tls)
 	f->dmode = FLOW_D_STOPPED;
 	if (is_tls) {
 		f->starttls = 1;
-		/* nDPI 4.2 does not follow a mail session into TLS: give it a
-		 * clean flow for the handshake that comes next, keeping the
-		 * mail verdict it already gave. */
-		if (f->ndpi) {
-			ndpi_free_flow_data(f->ndpi);
-			memset(f->ndpi, 0, SIZEOF_FLOW_STRUCT);
-			f->ndpi_tls_phase = 1;
-			f->ndpi_done = 0;
-			f->ndpi_pkts = 0;
-		}
+		ndpi_restart_for_tls(f);
 	} else {
 		f->compressed = 1;
 	}
+}
+
+/* Restarted at the STARTTLS reply, so that nDPI sees the ClientHello that
+ * usually follows in the next packet. */
+static void dctx_tls_expected_cb(struct dissector_ctx *ctx)
+{
+	struct worker *w = ctx->owner;
+	if (w->cur)
+		ndpi_restart_for_tls(w->cur);
+}
+
+/* No TLS came: the mail verdict nDPI gave before stands. */
+static void dctx_cleartext_resumed_cb(struct dissector_ctx *ctx)
+{
+	struct worker *w = ctx->owner;
+	struct flow *f = w->cur;
+	if (!f)
+		return;
+	f->ndpi_tls_phase = 0;
+	f->ndpi_done = 1;
 }
 
 static json_t *tls_object(const struct flow *f)
@@ -776,6 +800,8 @@ struct worker *worker_new(unsigned id, struct sensor_shared *shared, size_t ring
 	w->cfg = shared->cfg;
 	w->dctx.emit = dctx_emit_cb;
 	w->dctx.stop_cleartext = dctx_stop_cb;
+	w->dctx.tls_expected = dctx_tls_expected_cb;
+	w->dctx.cleartext_resumed = dctx_cleartext_resumed_cb;
 	w->dctx.owner = w;
 	struct reasm_limits rl = { 16u << 20, 256, 1u << 20 };
 	w->ring = ring_new(ring_bytes);

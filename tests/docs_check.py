@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The documentation covers what the code emits: every anomaly in
 include/anomaly_table.h, every limit in include/mail_limits.h and every
-long option in src/main.c appear in docs/reference.md, and every field
+long option in src/main.c appear in docs/reference.md, every policy rule
+in src/policy_int.h has its section in policies/README.md, and every field
 name found in the golden events appears in docs/ or policies/README.md.
 
 usage: docs_check.py SRCDIR"""
@@ -19,6 +20,10 @@ for name in re.findall(r'X\(\w+, "([a-z_0-9]+)", "', open(os.path.join(src, 'inc
 for name in re.findall(r'X\(\w+, "([a-z-]+)", \d+,', open(os.path.join(src, 'include', 'mail_limits.h')).read()):
     if '`%s`' % name not in ref:
         missing.append('limit %s' % name)
+policy_readme = open(os.path.join(src, 'policies', 'README.md')).read()
+for name in re.findall(r'X\(\w+, "([a-z_0-9]+)", "[A-Z0-9-]+", "T', open(os.path.join(src, 'src', 'policy_int.h')).read()):
+    if '### %s (' % name not in policy_readme and '- **%s** (' % name not in policy_readme:
+        missing.append('policy rule %s (policies/README.md)' % name)
 for name in re.findall(r'\{ "([a-z-]+)", (?:no|required)_argument', open(os.path.join(src, 'src', 'main.c')).read()):
     if '--%s' % name not in ref:
         missing.append('option --%s' % name)

@@ -619,6 +619,84 @@ S: 221 2.0.0 Bye
     cap.write(path)
 
 
+def starttls_cleartext(path):
+    """STARTTLS (SMTP, IMAP) and STLS (POP3) accepted, then the session goes
+    on in cleartext, as in a decrypted capture or a fake upgrade between
+    attacker-run ends: login and a message after the upgrade, which a
+    sensor that stops at STARTTLS never sees. One flow per protocol."""
+    cap = Capture("eth")
+    plain = base64.b64encode(b"\0alice\0not-a-real-secret").decode()
+    msg = message_lines(FROM, RCPTS[:1], "after the upgrade",
+                        ["sent in the open after STARTTLS"], ATTACH, msgid="fake-tls")
+    smtp = transcript("""
+S: 220 relay.example.net ESMTP
+C: EHLO client.example.org
+S: 250-relay.example.net
+S: 250 STARTTLS
+C: STARTTLS
+S: 220 2.0.0 Ready to start TLS
+C: EHLO client.example.org
+S: 250-relay.example.net
+S: 250 AUTH PLAIN
+C: AUTH PLAIN %s
+S: 235 2.7.0 Authentication successful
+C: MAIL FROM:<%s>
+S: 250 2.1.0 Ok
+C: RCPT TO:<%s>
+S: 250 2.1.5 Ok
+C: DATA
+S: 354 End data with <CR><LF>.<CR><LF>
+%s
+C: .
+S: 250 2.0.0 Ok: queued as 4TqFAKE1
+C: QUIT
+S: 221 2.0.0 Bye
+""" % (plain, FROM, RCPTS[0], c_block(msg)))
+    simple_flow(cap, smtp, cport=40016, sport=25)
+
+    raw = ("\r\n".join(msg) + "\r\n").encode()
+    imap = transcript("""
+S: * OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] imap.example.net ready.
+C: A001 STARTTLS
+S: A001 OK Begin TLS negotiation now.
+C: A002 CAPABILITY
+S: * CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN
+S: A002 OK Capability completed.
+C: A003 LOGIN alice not-a-real-secret
+S: A003 OK Logged in
+C: A004 SELECT INBOX
+S: * 1 EXISTS
+S: A004 OK [READ-WRITE] Select completed.
+C: A005 FETCH 1 BODY[]
+""")
+    imap.append(("S", b"* 1 FETCH (BODY[] {%d}\r\n" % len(raw) + raw + b")\r\n"))
+    imap += transcript("""
+S: A005 OK Fetch completed.
+C: A006 LOGOUT
+S: * BYE Logging out
+S: A006 OK Logout completed.
+""")
+    simple_flow(cap, imap, cport=40017, sport=143, t=T0 + 1000000)
+
+    pop3 = transcript("""
+S: +OK POP3 pop.example.net ready.
+C: STLS
+S: +OK Begin TLS negotiation now.
+C: USER alice
+S: +OK
+C: PASS not-a-real-secret
+S: +OK Logged in.
+C: RETR 1
+S: +OK %d octets
+%s
+S: .
+C: QUIT
+S: +OK Logging out.
+""" % (len(raw), "\n".join("S: " + line for line in msg)))
+    simple_flow(cap, pop3, cport=40018, sport=110, t=T0 + 2000000)
+    cap.write(path)
+
+
 def several_flows_timeout(path):
     """Three SMTP flows from the same client, with idle times > 10 minutes
     of packet time: flow 1 (00:00) complete; flow 2 (00:11) stops after RCPT
@@ -683,6 +761,7 @@ CAPTURES = {
     "smtp-http-connect": smtp_http_connect,
     "proxy-connect-refused": proxy_connect_refused,
     "several-flows-timeout": several_flows_timeout,
+    "starttls-cleartext": starttls_cleartext,
 }
 
 

@@ -50,7 +50,8 @@ static int fuzz_session_dissector(const struct dissector *d, const uint8_t *data
 	}
 	size_t i = 1;
 	struct fz_owner o = { 0, 0 };
-	struct dissector_ctx ctx = { 1, fz_emit, fz_stop, &o };
+	struct dissector_ctx ctx = { .now_usec = 1, .emit = fz_emit, .stop_cleartext = fz_stop,
+	                              .owner = &o };
 	void *st = d->state_new(&lim);
 	if (!st)
 		return 0;

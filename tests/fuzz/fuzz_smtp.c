@@ -47,7 +47,8 @@ static json_t *fz_run(const uint8_t *data, size_t size, int split)
 	const struct dissector *d = &smtp_dissector;
 	struct mail_limits lim;
 	struct fz_owner owner = { 0, json_array() };
-	struct dissector_ctx ctx = { 1, fz_emit, fz_stop, &owner };
+	struct dissector_ctx ctx = { .now_usec = 1, .emit = fz_emit, .stop_cleartext = fz_stop,
+	                              .owner = &owner };
 	size_t i = 0;
 
 	mail_limits_default(&lim);

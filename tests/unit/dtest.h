@@ -79,7 +79,8 @@ static json_t *dtest_feed(const struct dissector *d, const struct mail_limits *l
                           size_t split_seg, size_t split_at)
 {
 	struct dtest_owner owner = { json_array(), 0 };
-	struct dissector_ctx ctx = { 1000000, dtest_emit, dtest_stop, &owner };
+	struct dissector_ctx ctx = { .now_usec = 1000000, .emit = dtest_emit,
+	                              .stop_cleartext = dtest_stop, .owner = &owner };
 	void *st = d->state_new(lim);
 	for (size_t i = 0; i < n; i++) {
 		ctx.now_usec = 1000000 + i; /* distinct, deterministic times */

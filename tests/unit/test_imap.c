@@ -327,6 +327,50 @@ static void test_starttls(void)
 	json_decref(ev);
 }
 
+/* Cleartext after the accepted STARTTLS (a decrypted capture, or a fake
+ * upgrade): parsed on, login and message included. */
+static void test_starttls_cleartext(void)
+{
+	const char *msg = "Subject: after starttls\r\n\r\nhi\r\n";
+	struct script s = { .len = 0 };
+	sadd(&s, "S: * OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\n"
+	         "C: a1 STARTTLS\n"
+	         "S: a1 OK begin TLS\n"
+	         "C: a2 CAPABILITY\n"
+	         "S: * CAPABILITY IMAP4rev1 AUTH=PLAIN\n"
+	         "S: a2 OK done\n"
+	         "C: a3 LOGIN alice not-a-real-secret\n"
+	         "S: a3 OK logged in\n"
+	         "C: a4 SELECT INBOX\n"
+	         "S: a4 OK [READ-WRITE] done\n"
+	         "C: a5 FETCH 1 BODY[]\n"
+	         "S: * 1 FETCH (BODY[] {%zu}\n", strlen(msg));
+	sadd_msg(&s, 'S', msg);
+	sadd(&s, "S: )\n"
+	         "S: a5 OK fetched\n");
+	json_t *ev = run(s.buf);
+	json_t *im = imap_of(ev);
+	CHECK(json_is_true(json_object_get(im, "starttls")));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "cleartext_after_starttls"));
+	CHECK(!dtest_has_anomaly(json_array_get(ev, 0), "data_after_starttls"));
+	CHECK_STR(json_string_value(json_object_get(im, "username")), "alice");
+	CHECK(has_str(json_object_get(im, "capabilities"), "AUTH=PLAIN"));
+	CHECK_INT(json_integer_value(json_object_get(im, "fetch_count")), 1);
+	json_t *f = json_array_get(json_object_get(im, "fetched"), 0);
+	CHECK_STR(json_string_value(dtest_get(f, "email.subject")), "after starttls");
+	dtest_check_no_secret(ev, "not-a-real-secret");
+	json_decref(ev);
+
+	/* cleartext right behind the server's OK, in the same segment */
+	ev = run("S: * OK hi\n"
+	         "C: a1 STARTTLS\n"
+	         "S: a1 OK begin TLS\n"
+	         "S: * BYE injected\n");
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "data_after_starttls"));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "cleartext_after_starttls"));
+	json_decref(ev);
+}
+
 static void test_compress_idle(void)
 {
 	json_t *ev = run("S: * PREAUTH ready\n"
@@ -424,7 +468,8 @@ static void feed(void *st, struct dissector_ctx *ctx, enum dir d, const char *s)
 static void test_gap(void)
 {
 	struct dtest_owner o = { json_array(), 0 };
-	struct dissector_ctx ctx = { 1, gap_emit, gap_stop, &o };
+	struct dissector_ctx ctx = { .now_usec = 1, .emit = gap_emit, .stop_cleartext = gap_stop,
+	                              .owner = &o };
 	void *st = imap_dissector.state_new(&lim);
 	feed(st, &ctx, DIR_TOSERVER, "a1 FETCH 1:2 BODY[]\r\n");
 	feed(st, &ctx, DIR_TOCLIENT, "* 1 FETCH (BODY[] {40}\r\nSubject: one\r\n");
@@ -532,6 +577,7 @@ int main(void)
 	test_multiappend();
 	test_refused_literal();
 	test_starttls();
+	test_starttls_cleartext();
 	test_compress_idle();
 	test_bad_literal();
 	test_literal_forms();

@@ -331,6 +331,27 @@ static void test_cleartext(const struct policy *p)
 	FIRES(p, POP3, NULL, "cleartext_credentials");
 	QUIET(p, POP3, "{\"pop3\": {\"stls\": true}}", "cleartext_credentials");
 	QUIET(p, POP3, "{\"pop3\": {\"auth_mechanism\": \"APOP\"}}", "cleartext_credentials");
+	/* STARTTLS accepted, then the session went on in the open */
+	FIRES(p, SMTP, "{\"anomalies\": [\"gap\", \"cleartext_after_starttls\"]}",
+	      "cleartext_credentials");
+	FIRES(p, IMAP, "{\"anomalies\": [\"cleartext_after_starttls\"]}", "cleartext_credentials");
+}
+
+static void test_starttls_cleartext(const struct policy *p)
+{
+	json_t *al = eval(p, SMTP, "{\"anomalies\": [\"cleartext_after_starttls\"]}");
+	json_t *a = find(al, "starttls_cleartext");
+	CHECK(a != NULL);
+	json_t *evd = json_object_get(a, "evidence");
+	CHECK_STR(json_string_value(json_object_get(evd, "username")), "alice");
+	CHECK_STR(json_string_value(json_object_get(evd, "mail_from")), "alice@corp.example");
+	CHECK(strstr(json_string_value(json_object_get(a, "reason")), "smtp session") != NULL);
+	json_decref(al);
+	QUIET(p, SMTP, NULL, "starttls_cleartext");
+	QUIET(p, SMTP, "{\"anomalies\": [\"data_after_starttls\"]}", "starttls_cleartext");
+	FIRES(p, IMAP, "{\"anomalies\": [\"cleartext_after_starttls\"]}", "starttls_cleartext");
+	FIRES(p, POP3, "{\"anomalies\": [\"cleartext_after_starttls\"]}", "starttls_cleartext");
+	QUIET(p, POP3, "{\"anomalies\": \"cleartext_after_starttls\"}", "starttls_cleartext");
 }
 
 static void test_off_hours(const struct policy *p)
@@ -548,6 +569,7 @@ int main(void)
 	test_recipients_attachments(p);
 	test_identity(p);
 	test_cleartext(p);
+	test_starttls_cleartext(p);
 	test_off_hours(p);
 	test_dead_drop(p);
 	test_process(p);
@@ -557,8 +579,8 @@ int main(void)
 
 	/* malformed events never crash and never alert */
 	p = load("{}");
-	static const char *const junk[] = { "{}", "{\"event_type\": 5}", "{\"event_type\": \"flow\","
-		" \"dest_port\": -1, \"flow\": 7}", "{\"event_type\": \"smtp\", \"smtp\": [], \"email\": \"x\"}",
+	static const char *const junk[] = { "{}", "{\"event_type\": 5}", ("{\"event_type\": \"flow\","
+		" \"dest_port\": -1, \"flow\": 7}"), "{\"event_type\": \"smtp\", \"smtp\": [], \"email\": \"x\"}",
 		"{\"event_type\": \"imap\", \"imap\": {\"append\": {\"a\": 1}, \"commands\": []}}",
 		"{\"event_type\": \"flow\", \"app_proto\": \"smtp\", \"process\": {\"image\": 5, \"tty\": 3}}" };
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {

@@ -259,6 +259,34 @@ static void test_stls(void)
 	json_decref(ev);
 }
 
+/* Cleartext after the accepted STLS: the session starts over and is
+ * parsed on. */
+static void test_stls_cleartext(void)
+{
+	json_t *ev = run("S: +OK hi\n"
+	                 "C: STLS\n"
+	                 "S: +OK begin TLS\n"
+	                 "C: USER alice\n"
+	                 "S: +OK\n"
+	                 "C: PASS not-a-real-secret\n"
+	                 "S: +OK logged in\n"
+	                 "C: RETR 1\n"
+	                 "S: +OK 30 octets\n"
+	                 "S: Subject: after stls\n"
+	                 "S: \n"
+	                 "S: hi\n"
+	                 "S: .\n");
+	json_t *p = pop_of(ev);
+	CHECK(json_is_true(json_object_get(p, "stls")));
+	CHECK(dtest_has_anomaly(json_array_get(ev, 0), "cleartext_after_starttls"));
+	CHECK_STR(json_string_value(json_object_get(p, "username")), "alice");
+	CHECK_INT(json_integer_value(json_object_get(p, "retr_count")), 1);
+	json_t *r = json_array_get(json_object_get(p, "retrieved"), 0);
+	CHECK_STR(json_string_value(dtest_get(r, "email.subject")), "after stls");
+	dtest_check_no_secret(ev, "not-a-real-secret");
+	json_decref(ev);
+}
+
 static void test_truncated_body(void)
 {
 	json_t *ev = run("S: +OK hi\n"
@@ -273,7 +301,8 @@ static void test_truncated_body(void)
 static void test_gap(void)
 {
 	struct dtest_owner o = { json_array(), 0 };
-	struct dissector_ctx ctx = { 1, dtest_emit, dtest_stop, &o };
+	struct dissector_ctx ctx = { .now_usec = 1, .emit = dtest_emit, .stop_cleartext = dtest_stop,
+	                              .owner = &o };
 	void *st = pop3_dissector.state_new(&lim);
 	const char *a = "RETR 1\r\n", *b = "+OK\r\nSubject: a\r\n", *c = "rest of it\r\n.\r\n";
 	const char *d = "STAT\r\n", *e = "+OK 1 1\r\n";
@@ -338,6 +367,7 @@ int main(void)
 	test_pipeline_overflow_unmatched();
 	test_listing_without_dot();
 	test_stls();
+	test_stls_cleartext();
 	test_truncated_body();
 	test_gap();
 	test_probe();

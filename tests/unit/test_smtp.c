@@ -391,6 +391,77 @@ static void test_starttls(void)
 	CHECK_INT(bget(ev(evs, 0), "smtp.starttls"), 0);
 	CHECK_STR(sget(ev(evs, 0), "smtp.mail_from"), "a@b.example");
 	json_decref(evs);
+
+	/* accepted, then the connection closed before any TLS byte */
+	evs = run(
+		"S: 220 mx ESMTP\n"
+		"C: STARTTLS\n"
+		"S: 220 go ahead\n");
+	CHECK_INT(json_array_size(evs), 1);
+	CHECK_INT(bget(ev(evs, 0), "smtp.starttls"), 1);
+	CHECK(!dtest_has_anomaly(ev(evs, 0), "cleartext_after_starttls"));
+	json_decref(evs);
+}
+
+/* Cleartext after the accepted STARTTLS (a decrypted capture, or a fake
+ * upgrade): the session starts over, as after the greeting, and is parsed
+ * on; nothing of it is lost to a sensor that would stop at STARTTLS. */
+static void test_starttls_cleartext(void)
+{
+	json_t *evs = run(
+		"S: 220 mx ESMTP\n"
+		"C: EHLO c\n"
+		"S: 250-mx\n"
+		"S: 250 STARTTLS\n"
+		"C: STARTTLS\n"
+		"S: 220 2.0.0 Ready to start TLS\n"
+		"C: EHLO c2\n"
+		"S: 250-mx\n"
+		"S: 250 AUTH PLAIN\n"
+		"C: AUTH PLAIN AGFsaWNlAG5vdC1hLXJlYWwtc2VjcmV0\n"
+		"S: 235 2.7.0 ok\n"
+		"C: MAIL FROM:<alice@example.org>\n"
+		"S: 250 ok\n"
+		"C: RCPT TO:<bob@example.net>\n"
+		"S: 250 ok\n"
+		"C: DATA\n"
+		"S: 354 go\n"
+		"C: Subject: after starttls\n"
+		"C: \n"
+		"C: hi\n"
+		"C: .\n"
+		"S: 250 queued\n"
+		"C: QUIT\n"
+		"S: 221 bye\n");
+	CHECK_INT(json_array_size(evs), 1);
+	json_t *e = ev(evs, 0);
+	CHECK_INT(bget(e, "smtp.starttls"), 1);
+	CHECK(dtest_has_anomaly(e, "cleartext_after_starttls"));
+	CHECK(!dtest_has_anomaly(e, "data_after_starttls"));
+	CHECK(!dtest_has_anomaly(e, "bad_command"));
+	CHECK_STR(sget(e, "smtp.helo"), "c2");
+	CHECK_STR(arr_str(e, "smtp.extensions", 0), "AUTH PLAIN"); /* the second EHLO's */
+	CHECK_STR(sget(e, "smtp.auth.username"), "alice");
+	CHECK_STR(sget(e, "smtp.mail_from"), "alice@example.org");
+	CHECK_STR(sget(e, "smtp.status"), "sent");
+	CHECK_STR(sget(e, "email.subject"), "after starttls");
+	dtest_check_no_secret(evs, "not-a-real-secret");
+	json_decref(evs);
+
+	/* the server speaks first, in cleartext: decided on its bytes */
+	evs = run(
+		"S: 220 mx ESMTP\n"
+		"C: STARTTLS\n"
+		"S: 220 go ahead\n"
+		"S: 250 nobody asked\n"
+		"C: MAIL FROM:<a@b.example>\n"
+		"S: 250 ok\n");
+	CHECK_INT(json_array_size(evs), 1);
+	CHECK(dtest_has_anomaly(ev(evs, 0), "cleartext_after_starttls"));
+	CHECK(dtest_has_anomaly(ev(evs, 0), "unmatched_reply"));
+	CHECK(dtest_has_anomaly(ev(evs, 0), "data_after_starttls"));
+	CHECK_STR(sget(ev(evs, 0), "smtp.mail_from"), "a@b.example");
+	json_decref(evs);
 }
 
 static void test_bdat(void)
@@ -672,7 +743,8 @@ static void drv_init(struct driver *d, const struct mail_limits *l)
 {
 	d->owner.events = json_array();
 	d->owner.stopped = 0;
-	d->ctx = (struct dissector_ctx){ 1000000, dtest_emit, dtest_stop, &d->owner };
+	d->ctx = (struct dissector_ctx){ .now_usec = 1000000, .emit = dtest_emit,
+	                                 .stop_cleartext = dtest_stop, .owner = &d->owner };
 	d->st = smtp_dissector.state_new(l);
 }
 
@@ -686,6 +758,84 @@ static json_t *drv_close(struct driver *d)
 	smtp_dissector.on_close(d->st, &d->ctx);
 	smtp_dissector.state_free(d->st);
 	return d->owner.events;
+}
+
+/* What the core is told after STARTTLS, and when the event is stamped. */
+static int n_tls_expected, n_resumed;
+static uint64_t emit_usec;
+
+static void count_tls_expected(struct dissector_ctx *ctx)
+{
+	(void)ctx;
+	n_tls_expected++;
+}
+
+static void count_resumed(struct dissector_ctx *ctx)
+{
+	(void)ctx;
+	n_resumed++;
+}
+
+static void timed_emit(struct dissector_ctx *ctx, json_t *body)
+{
+	emit_usec = ctx->now_usec;
+	dtest_emit(ctx, body);
+}
+
+static void drv_init_tls(struct driver *d)
+{
+	drv_init(d, &lim);
+	d->ctx.emit = timed_emit;
+	d->ctx.tls_expected = count_tls_expected;
+	d->ctx.cleartext_resumed = count_resumed;
+	n_tls_expected = n_resumed = 0;
+	emit_usec = 0;
+}
+
+static void test_starttls_core_calls(void)
+{
+	/* TLS: the core readies nDPI at the 220, stops at the first record;
+	 * the event carries the time of the 220 */
+	struct driver d;
+	drv_init_tls(&d);
+	drv(&d, DIR_TOCLIENT, "220 mx ESMTP\r\n");
+	drv(&d, DIR_TOSERVER, "STARTTLS\r\n");
+	d.ctx.now_usec = 2000000;
+	drv(&d, DIR_TOCLIENT, "220 go ahead\r\n");
+	CHECK_INT(n_tls_expected, 1);
+	CHECK_INT(d.owner.stopped, 0);
+	d.ctx.now_usec = 3000000;
+	smtp_dissector.on_data(d.st, &d.ctx, DIR_TOSERVER, (const uint8_t *)"\x16\x03\x01\x02", 4);
+	CHECK_INT(d.owner.stopped, 1);
+	CHECK_INT(n_resumed, 0);
+	CHECK_INT(json_array_size(d.owner.events), 1);
+	CHECK_INT((long long)emit_usec, 2000000);
+	json_decref(drv_close(&d));
+
+	/* cleartext: the core is told, and nothing stops */
+	drv_init_tls(&d);
+	drv(&d, DIR_TOCLIENT, "220 mx ESMTP\r\n");
+	drv(&d, DIR_TOSERVER, "STARTTLS\r\n");
+	drv(&d, DIR_TOCLIENT, "220 go ahead\r\n");
+	drv(&d, DIR_TOSERVER, "EHLO c\r\n");
+	CHECK_INT(n_resumed, 1);
+	CHECK_INT(d.owner.stopped, 0);
+	CHECK_INT(json_array_size(d.owner.events), 0);
+	json_decref(drv_close(&d));
+
+	/* a gap where TLS or cleartext would show: taken as TLS, not parsed */
+	drv_init_tls(&d);
+	drv(&d, DIR_TOCLIENT, "220 mx ESMTP\r\n");
+	drv(&d, DIR_TOSERVER, "STARTTLS\r\n");
+	drv(&d, DIR_TOCLIENT, "220 go ahead\r\n");
+	smtp_dissector.on_gap(d.st, &d.ctx, DIR_TOSERVER, 517);
+	CHECK_INT(d.owner.stopped, 1);
+	CHECK_INT(n_resumed, 0);
+	json_t *evs = drv_close(&d);
+	CHECK_INT(json_array_size(evs), 1);
+	CHECK(dtest_has_anomaly(ev(evs, 0), "gap"));
+	CHECK(!dtest_has_anomaly(ev(evs, 0), "cleartext_after_starttls"));
+	json_decref(evs);
 }
 
 static void test_gap(void)
@@ -880,6 +1030,7 @@ int main(void)
 	test_auth();
 	test_sasl();
 	test_starttls();
+	test_starttls_cleartext();
 	test_bdat();
 	test_dot_stuffing();
 	test_two_transactions();
@@ -887,6 +1038,7 @@ int main(void)
 	test_no_transaction_and_vrfy();
 	test_long_line_and_unmatched();
 	test_gap();
+	test_starttls_core_calls();
 	test_garbage();
 	test_midstream();
 	test_probe();
