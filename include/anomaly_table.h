@@ -23,7 +23,7 @@
 	X(BAD_ADDRESS, "bad_address", "an envelope or header address could not be parsed") \
 	X(BAD_ENCODED_WORD, "bad_encoded_word", "an RFC 2047 encoded word or RFC 2231 parameter could not be decoded") \
 	X(BAD_MIME_BOUNDARY, "bad_mime_boundary", "a multipart part had no usable boundary or its closing boundary was missing") \
-	X(INVALID_UTF8, "invalid_utf8", "text was not valid UTF-8 and was repaired with U+FFFD") \
+	X(INVALID_UTF8, "invalid_utf8", "text was not valid UTF-8: header text was read as Windows-1252 (the charset of most undeclared 8-bit headers), other text repaired with U+FFFD") \
 	X(DATA_AFTER_STARTTLS, "data_after_starttls", "cleartext was pipelined behind STARTTLS, or the server spoke in cleartext first once it had accepted STARTTLS (command or response injection, as in CVE-2011-0411)") \
 	X(BAD_LITERAL, "bad_literal", "an IMAP literal size was malformed or too large") \
 	X(TOO_MANY_MESSAGES, "too_many_messages", "retrieved/appended messages per session exceeded the limit kept in the event") \

@@ -20,4 +20,9 @@ int utf8_valid(const uint8_t *s, size_t n);
  * *repaired to 1 if anything was replaced (it is never cleared). */
 size_t utf8_repair(const uint8_t *s, size_t n, char *out, size_t outsz, int *repaired);
 
+/* Like utf8_repair, but when s is not valid UTF-8 all of it is read as
+ * Windows-1252, the charset of most undeclared 8-bit mail headers (and
+ * what a mail client shows): nothing is lost to U+FFFD but NUL. */
+size_t utf8_or_cp1252(const uint8_t *s, size_t n, char *out, size_t outsz, int *repaired);
+
 #endif

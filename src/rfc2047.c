@@ -190,7 +190,7 @@ static void dec_raw(struct dec *d, const char *s, size_t n)
 	int rep = 0;
 	if (n == 0 || d->o + 1 >= d->outsz)
 		return;
-	d->o += utf8_repair((const uint8_t *)s, n, d->out + d->o, d->outsz - d->o, &rep);
+	d->o += utf8_or_cp1252((const uint8_t *)s, n, d->out + d->o, d->outsz - d->o, &rep);
 	if (rep)
 		*d->flags |= TXT_REPAIRED;
 }

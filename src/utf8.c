@@ -73,3 +73,49 @@ size_t utf8_repair(const uint8_t *s, size_t n, char *out, size_t outsz, int *rep
 	out[o] = 0;
 	return o;
 }
+
+/* Windows-1252 0x80..0x9f (WHATWG encoding standard); the five bytes it
+ * leaves undefined map to the C1 controls of the same value, as there. */
+static const uint16_t cp1252_high[32] = {
+	0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
+	0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008d, 0x017d, 0x008f,
+	0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
+	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178,
+};
+
+size_t utf8_or_cp1252(const uint8_t *s, size_t n, char *out, size_t outsz, int *repaired)
+{
+	if (utf8_valid(s, n) || outsz == 0)
+		return utf8_repair(s, n, out, outsz, repaired);
+	if (repaired)
+		*repaired = 1;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t cp = s[i];
+		if (cp == 0)
+			cp = 0xfffd;
+		else if (cp >= 0x80 && cp < 0xa0)
+			cp = cp1252_high[cp - 0x80];
+		char enc[3];
+		size_t l;
+		if (cp < 0x80) {
+			enc[0] = (char)cp;
+			l = 1;
+		} else if (cp < 0x800) {
+			enc[0] = (char)(0xc0 | (cp >> 6));
+			enc[1] = (char)(0x80 | (cp & 0x3f));
+			l = 2;
+		} else {
+			enc[0] = (char)(0xe0 | (cp >> 12));
+			enc[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			enc[2] = (char)(0x80 | (cp & 0x3f));
+			l = 3;
+		}
+		if (o + l > outsz - 1)
+			break; /* cut on a character boundary */
+		memcpy(out + o, enc, l);
+		o += l;
+	}
+	out[o] = 0;
+	return o;
+}

@@ -512,7 +512,7 @@ static void test_garbage_headers(void)
 		"\n"
 		"body\n";
 	json_t *r = parse(m, NULL);
-	CHECK_STR(s(r, "email.subject"), "after \xef\xbf\xbd\xef\xbf\xbd garbage");
+	CHECK_STR(s(r, "email.subject"), "after \xc3\xbf\xc3\xbe garbage"); /* Windows-1252 */
 	CHECK(has_anomaly(r, "invalid_utf8"));
 	CHECK(has_anomaly(r, "bad_address"));
 	/* a bare phrase and an empty <> are not recipients */

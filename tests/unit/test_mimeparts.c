@@ -229,9 +229,16 @@ static void test_rfc2047(void)
 	CHECK(f & TXT_BAD_ENCODING);
 	DEC("=?../../etc/passwd?Q?x?=");
 	CHECK(f & TXT_BAD_ENCODING);
+	/* undeclared 8-bit header text is read as Windows-1252 */
 	DEC("raw \xff bytes");
-	CHECK_STR(out, "raw \xef\xbf\xbd bytes");
+	CHECK_STR(out, "raw \xc3\xbf bytes");
 	CHECK(f & TXT_REPAIRED);
+	DEC("See What\x92s Next =?utf-8?q?caf=C3=A9?= \x80\x81");
+	CHECK_STR(out, "See What\xe2\x80\x99s Next caf\xc3\xa9 \xe2\x82\xac\xc2\x81");
+	CHECK(f & TXT_REPAIRED);
+	DEC("d\xc3\xa9j\xc3\xa0 UTF-8");
+	CHECK_STR(out, "d\xc3\xa9j\xc3\xa0 UTF-8");
+	CHECK_INT(f, 0);
 	DEC("=?utf-8*en?Q?lang_suffix?=");
 	CHECK_STR(out, "lang suffix");
 	/* output cut on a character boundary */
@@ -364,6 +371,21 @@ static void test_utf8(void)
 	CHECK_INT(utf8_repair((const uint8_t *)"ab\xe2\x82\xac", 5, out, 5, &rep), 2);
 	CHECK_STR(out, "ab");
 	CHECK_INT(rep, 0);
+
+	/* Windows-1252: every byte kept but NUL, cut on a character */
+	const uint8_t quoted[] = "\x93x\x94\0\x9f\xe9";
+	CHECK_INT(utf8_or_cp1252(quoted, 6, out, sizeof out, &rep), 14);
+	CHECK_STR(out, "\xe2\x80\x9cx\xe2\x80\x9d\xef\xbf\xbd\xc5\xb8\xc3\xa9");
+	CHECK_INT(rep, 1);
+	rep = 0;
+	CHECK_INT(utf8_or_cp1252((const uint8_t *)"ab\x80", 3, out, 5, &rep), 2);
+	CHECK_STR(out, "ab");
+	CHECK_INT(rep, 1);
+	rep = 0;
+	CHECK_INT(utf8_or_cp1252((const uint8_t *)"ok \xc3\xa9", 5, out, sizeof out, &rep), 5);
+	CHECK_STR(out, "ok \xc3\xa9");
+	CHECK_INT(rep, 0);
+	CHECK_INT(utf8_or_cp1252((const uint8_t *)"x\xff", 2, out, 0, &rep), 0);
 }
 
 struct got {
