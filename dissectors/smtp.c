@@ -152,6 +152,7 @@ struct smtp_session {
 	/* session facts */
 	char *banner;
 	char *helo;
+	char *helo_prev; /* the name before a HELO/EHLO still unanswered */
 	char *ext[SMTP_EXT_MAX];
 	size_t n_ext;
 	char *vrfy[SMTP_VRFY_MAX];
@@ -616,7 +617,11 @@ static void smtp_h_helo(struct smtp_session *s, struct dissector_ctx *ctx,
                         enum smtp_cmd cmd, const uint8_t *arg, size_t n)
 {
 	smtp_trim(&arg, &n);
-	smtp_set_str(&s->helo, smtp_str(s, &s->anomalies, arg, n));
+	if (s->helo) {
+		free(s->helo_prev);
+		s->helo_prev = s->helo;
+	}
+	s->helo = smtp_str(s, &s->anomalies, arg, n);
 	/* an accepted HELO/EHLO resets the transaction (RFC 5321 4.1.4); a
 	 * refused one leaves it alone, so remember which one was open */
 	smtp_pend_push(s, ctx, cmd, s->cur, UINT32_MAX);
@@ -1103,6 +1108,15 @@ static void smtp_reply_done(struct smtp_session *s, struct dissector_ctx *ctx, i
 	case SMTP_CMD_EHLO:
 		if (code >= 200 && code < 300 && t && s->cur == t)
 			smtp_end_current(s, ctx);
+		/* helo is the name of the last accepted greeting, or of the
+		 * first attempt when none was accepted */
+		if (code >= 400 && s->helo_prev) {
+			smtp_set_str(&s->helo, s->helo_prev);
+			s->helo_prev = NULL;
+		} else if (code < 400) {
+			free(s->helo_prev);
+			s->helo_prev = NULL;
+		}
 		break;
 	case SMTP_CMD_MAIL:
 		if (t)
@@ -1333,6 +1347,7 @@ static void smtp_state_free(void *state)
 	free(s->pend);
 	free(s->banner);
 	free(s->helo);
+	free(s->helo_prev);
 	for (size_t i = 0; i < s->n_ext; i++)
 		free(s->ext[i]);
 	for (size_t i = 0; i < s->n_vrfy; i++)

@@ -403,6 +403,47 @@ static void test_starttls(void)
 	json_decref(evs);
 }
 
+/* A refused EHLO does not replace the name of an accepted one. */
+static void test_helo_refused(void)
+{
+	json_t *evs = run(
+		"S: 220 mx ESMTP\n"
+		"C: HELO client.example.com\n"
+		"S: 250 mx\n"
+		"C: MAIL FROM:<a@b.example>\n"
+		"S: 250 ok\n"
+		"C: EHLO\n"
+		"S: 501 Syntax: EHLO hostname\n"
+		"C: RCPT TO:<c@d.example>\n"
+		"S: 250 ok\n"
+		"C: QUIT\n"
+		"S: 221 bye\n");
+	CHECK_INT(json_array_size(evs), 1);
+	CHECK_STR(sget(ev(evs, 0), "smtp.helo"), "client.example.com");
+	CHECK_STR(sget(ev(evs, 0), "smtp.mail_from"), "a@b.example"); /* no reset */
+	json_decref(evs);
+
+	/* none accepted: the first attempt's name stays */
+	evs = run(
+		"S: 220 mx ESMTP\n"
+		"C: EHLO bad.example\n"
+		"S: 550 go away\n"
+		"C: QUIT\n"
+		"S: 221 bye\n");
+	CHECK_STR(sget(ev(evs, 0), "smtp.helo"), "bad.example");
+	json_decref(evs);
+
+	/* an accepted second greeting replaces the first */
+	evs = run(
+		"S: 220 mx ESMTP\n"
+		"C: EHLO one.example\n"
+		"S: 250 mx\n"
+		"C: EHLO two.example\n"
+		"S: 250 mx\n");
+	CHECK_STR(sget(ev(evs, 0), "smtp.helo"), "two.example");
+	json_decref(evs);
+}
+
 /* Cleartext after the accepted STARTTLS (a decrypted capture, or a fake
  * upgrade): the session starts over, as after the greeting, and is parsed
  * on; nothing of it is lost to a sensor that would stop at STARTTLS. */
@@ -1031,6 +1072,7 @@ int main(void)
 	test_sasl();
 	test_starttls();
 	test_starttls_cleartext();
+	test_helo_refused();
 	test_bdat();
 	test_dot_stuffing();
 	test_two_transactions();
