@@ -430,29 +430,47 @@ static int url_match(const uint8_t *w, const char *pat)
 	return !alnum(before) && before != '.' && before != '/' && before != '-' && before != '@';
 }
 
+static uint8_t url_lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+/* Every pattern ends in '/' or '.', so only those bytes are looked at: the
+ * window of the 9 bytes ending there comes from the data, and from the
+ * window carried over from the previous chunk near the start of this one. */
 static void url_scan(struct email *e, const uint8_t *d, size_t n)
 {
 	struct urlscan *u = &e->url;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = d[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (uint8_t)(c + 32);
-		memmove(u->win, u->win + 1, 8);
-		u->win[8] = c;
+	size_t i = 0;
+	while (i < n) {
 		if (u->in_url) {
-			if (url_end_char(c))
-				u->in_url = 0;
+			while (i < n && !url_end_char(d[i]))
+				i++;
+			if (i == n)
+				break;
+			u->in_url = 0;
+			i++;
 			continue;
 		}
-		if (c != '/' && c != '.')
-			continue;
-		if (url_match(u->win, "http://") || url_match(u->win, "https://") ||
-		    url_match(u->win, "ftp://") || url_match(u->win, "www.")) {
+		while (i < n && d[i] != '/' && d[i] != '.')
+			i++;
+		if (i == n)
+			break;
+		uint8_t w[9];
+		for (size_t k = 0; k < 9; k++)
+			w[k] = i + k >= 8 ? url_lower(d[i + k - 8]) : u->win[i + k + 1];
+		if (url_match(w, "http://") || url_match(w, "https://") || url_match(w, "ftp://") ||
+		    url_match(w, "www.")) {
 			u->in_url = 1;
 			if (e->counts.urls < URL_MAX)
 				e->counts.urls++;
 		}
+		i++;
 	}
+	size_t keep = n < 9 ? 9 - n : 0;
+	memmove(u->win, u->win + 9 - keep, keep);
+	for (size_t k = keep; k < 9; k++)
+		u->win[k] = url_lower(d[n - 9 + k]);
 }
 
 static void leaf_consume(struct email *e, const uint8_t *d, size_t n)
