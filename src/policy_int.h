@@ -29,6 +29,7 @@ enum severity { SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
 	X(RECIPIENTS, "recipients_per_message", "NET-MAIL", "T1048.003", "medium") \
 	X(SUSPICIOUS_ATTACHMENT, "suspicious_attachment", "AN0379", "T1048.003", "medium") \
 	X(ATTACHMENT_MISMATCH, "attachment_type_mismatch", "AN0379", "T1048.003", "high") \
+	X(SUSPICIOUS_SUBJECT, "suspicious_subject", "AN0379", "T1048.003", "high") \
 	X(IDENTITY_MISMATCH, "identity_mismatch", "AN0794", "T1071.003", "medium") \
 	X(CLEARTEXT_CREDENTIALS, "cleartext_credentials", "NET-MAIL", "T1071.003", "medium") \
 	X(STARTTLS_CLEARTEXT, "starttls_cleartext", "NET-MAIL", "T1071.003", "medium") \
@@ -96,6 +97,7 @@ struct policy {
 	uint64_t dead_drop_append_bytes, dead_drop_cycles;
 
 	struct strlist attach_types, extensions, corp_domains, corp_names, drafts;
+	struct strlist subjects; /* fnmatch globs, case-insensitive */
 
 	unsigned days_mask; /* bit 0 = Sunday */
 	int start_min, end_min;

@@ -96,6 +96,7 @@ static const struct {
 	{ "suspicious_extensions", JSON_STRING, NULL },
 	{ "corporate_domains", JSON_STRING, NULL },
 	{ "corporate_names", JSON_STRING, NULL },
+	{ "suspicious_subjects", JSON_STRING, NULL },
 	{ "drafts_mailboxes", JSON_STRING, NULL },
 	{ "working_hours.days", JSON_STRING, NULL },
 	{ "process.non_mail_clients", JSON_STRING, NULL },
@@ -563,6 +564,8 @@ static void compile(struct lctx *c, struct policy *p, const json_t *m)
 	strlist_from(c, &p->corp_domains, get(m, "corporate_domains"), &q);
 	q = ppath_push_key(&root, "corporate_names");
 	strlist_from(c, &p->corp_names, get(m, "corporate_names"), &q);
+	q = ppath_push_key(&root, "suspicious_subjects");
+	strlist_from(c, &p->subjects, get(m, "suspicious_subjects"), &q);
 	q = ppath_push_key(&root, "drafts_mailboxes");
 	strlist_from(c, &p->drafts, get(m, "drafts_mailboxes"), &q);
 	compile_hours(c, p, get(m, "working_hours"));
@@ -607,6 +610,7 @@ void policy_free(struct policy *p)
 	strlist_free(&p->extensions);
 	strlist_free(&p->corp_domains);
 	strlist_free(&p->corp_names);
+	strlist_free(&p->subjects);
 	strlist_free(&p->drafts);
 	free(p->tz_name);
 	policy_tz_free(&p->tz);

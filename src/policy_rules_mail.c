@@ -1,12 +1,13 @@
 /* policy_rules_mail.c - per-message and per-session rules on "smtp",
- * "imap" and "pop3" events: recipients, attachments, identity mismatch
- * (AN0794), cleartext credentials, cleartext after STARTTLS, off-hours
- * mail (AN0381), mailbox dead drop. Each rule fires at most once per
+ * "imap" and "pop3" events: recipients, attachments, subject, identity
+ * mismatch (AN0794), cleartext credentials, cleartext after STARTTLS,
+ * off-hours mail (AN0381), mailbox dead drop. Each rule fires at most once per
  * event; when several attachments or mismatches qualify they are listed
  * together in one alert's evidence.
  *
  * Ownership: reads the event and policy; alerts are new references handed
  * to fn. */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,34 @@ static int user_matches_address(const char *username, const char *addr)
 static const char *strcasestr_bounded(const char *hay, const char *needle)
 {
 	return (hay && needle && *needle) ? strcasestr(hay, needle) : NULL;
+}
+
+/* ---- suspicious subject (AN0379) ---- */
+
+/* Stealers that mail their loot name it in the subject: Agent Tesla, a
+ * .NET SMTP client, sends "PW_user/HOST" (passwords), "KL_" (keystrokes)
+ * and "SC_" (screenshots). The subject is bounded by the field limit, so
+ * a glob costs at most its length squared per star pair. */
+static void rule_subject(const struct policy *p, const json_t *ev, policy_alert_fn fn, void *user)
+{
+	const char *subj = json_path_str(ev, "email.subject");
+	if (!subj || !p->subjects.n)
+		return;
+	const char *hit = NULL;
+	for (size_t i = 0; i < p->subjects.n && !hit; i++)
+		if (fnmatch(p->subjects.v[i], subj, FNM_CASEFOLD) == 0)
+			hit = p->subjects.v[i];
+	if (!hit || !policy_rule_applies(p, RULE_SUSPICIOUS_SUBJECT, ev))
+		return;
+	char reason[256];
+	snprintf(reason, sizeof(reason),
+	         "Message subject \"%.80s\" matches %.40s, a subject infostealers give the "
+	         "data they mail out.", subj, hit);
+	json_t *evd = json_object();
+	jset(evd, "subject", json_string(subj));
+	jset(evd, "pattern", json_string(hit));
+	jset(evd, "mail_from", ev_str(json_path_str(ev, "smtp.mail_from")));
+	emit(fn, user, policy_alert_new(p, RULE_SUSPICIOUS_SUBJECT, NULL, reason, evd));
 }
 
 static void rule_identity(const struct policy *p, const json_t *ev, policy_alert_fn fn, void *user)
@@ -425,6 +454,7 @@ void policy_rules_mail(const struct policy *p, const json_t *ev, policy_alert_fn
 	if (!strcmp(type, "smtp")) {
 		rule_recipients(p, ev, fn, user);
 		rule_attachments(p, ev, type, fn, user);
+		rule_subject(p, ev, fn, user);
 		rule_identity(p, ev, fn, user);
 		rule_cleartext(p, ev, type, fn, user);
 		rule_starttls_cleartext(p, ev, type, fn, user);

@@ -337,6 +337,34 @@ static void test_cleartext(const struct policy *p)
 	FIRES(p, IMAP, "{\"anomalies\": [\"cleartext_after_starttls\"]}", "cleartext_credentials");
 }
 
+static void test_subject(const struct policy *p)
+{
+	/* Agent Tesla's loot subjects, from the default patterns */
+	json_t *al = eval(p, SMTP, "{\"email\": {\"subject\": \"PW_admin/DESKTOP-JGLLJLD\"}}");
+	json_t *a = find(al, "suspicious_subject");
+	CHECK(a != NULL);
+	json_t *evd = json_object_get(a, "evidence");
+	CHECK_STR(json_string_value(json_object_get(evd, "pattern")), "PW_*/*");
+	CHECK_STR(json_string_value(json_object_get(evd, "subject")), "PW_admin/DESKTOP-JGLLJLD");
+	CHECK_STR(json_string_value(json_object_get(a, "analytic")), "AN0379");
+	json_decref(al);
+	FIRES(p, SMTP, "{\"email\": {\"subject\": \"kl_bob/ws-07\"}}", "suspicious_subject");
+	FIRES(p, SMTP, "{\"email\": {\"subject\": \"SC_alice/MAC\"}}", "suspicious_subject");
+	QUIET(p, SMTP, NULL, "suspicious_subject");
+	QUIET(p, SMTP, "{\"email\": {\"subject\": \"PW_reset instructions\"}}", "suspicious_subject");
+	QUIET(p, SMTP, "{\"email\": {\"subject\": \"Re: PW_admin/HOST\"}}", "suspicious_subject");
+	QUIET(p, SMTP, "{\"email\": {\"subject\": 7}}", "suspicious_subject");
+
+	/* the list is the policy's: replaced, or emptied */
+	struct policy *q = load("{\"suspicious_subjects\": [\"invoice ?? [0-9]*\"]}");
+	FIRES(q, SMTP, "{\"email\": {\"subject\": \"INVOICE Nr 42\"}}", "suspicious_subject");
+	QUIET(q, SMTP, "{\"email\": {\"subject\": \"PW_admin/HOST\"}}", "suspicious_subject");
+	policy_free(q);
+	q = load("{\"suspicious_subjects\": []}");
+	QUIET(q, SMTP, "{\"email\": {\"subject\": \"PW_admin/HOST\"}}", "suspicious_subject");
+	policy_free(q);
+}
+
 static void test_starttls_cleartext(const struct policy *p)
 {
 	json_t *al = eval(p, SMTP, "{\"anomalies\": [\"cleartext_after_starttls\"]}");
@@ -570,6 +598,7 @@ int main(void)
 	test_identity(p);
 	test_cleartext(p);
 	test_starttls_cleartext(p);
+	test_subject(p);
 	test_off_hours(p);
 	test_dead_drop(p);
 	test_process(p);
