@@ -66,35 +66,6 @@ static int b64val(uint8_t c, int comma_slash)
 	return -1;
 }
 
-static size_t put_utf8(uint32_t cp, char *out, size_t o, size_t outsz)
-{
-	char t[4];
-	size_t k;
-	if (cp < 0x80) {
-		t[0] = (char)cp;
-		k = 1;
-	} else if (cp < 0x800) {
-		t[0] = (char)(0xc0 | (cp >> 6));
-		t[1] = (char)(0x80 | (cp & 0x3f));
-		k = 2;
-	} else if (cp < 0x10000) {
-		t[0] = (char)(0xe0 | (cp >> 12));
-		t[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		t[2] = (char)(0x80 | (cp & 0x3f));
-		k = 3;
-	} else {
-		t[0] = (char)(0xf0 | (cp >> 18));
-		t[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		t[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		t[3] = (char)(0x80 | (cp & 0x3f));
-		k = 4;
-	}
-	if (o + k + 1 > outsz)
-		return o; /* no room: stop growing, stay NUL-terminable */
-	memcpy(out + o, t, k);
-	return o + k;
-}
-
 int ipu_mutf7_decode(const uint8_t *in, size_t n, char *out, size_t outsz)
 {
 	size_t o = 0;
@@ -105,13 +76,13 @@ int ipu_mutf7_decode(const uint8_t *in, size_t n, char *out, size_t outsz)
 		if (c >= 0x80)
 			return -1; /* modified UTF-7 is 7-bit */
 		if (c != '&') {
-			o = put_utf8(c, out, o, outsz);
+			o = utf8_put(c, out, o, outsz);
 			i++;
 			continue;
 		}
 		i++;
 		if (i < n && in[i] == '-') { /* "&-" is a literal '&' */
-			o = put_utf8('&', out, o, outsz);
+			o = utf8_put('&', out, o, outsz);
 			i++;
 			continue;
 		}
@@ -132,14 +103,14 @@ int ipu_mutf7_decode(const uint8_t *in, size_t n, char *out, size_t outsz)
 				if (hi) {
 					if (u < 0xdc00 || u > 0xdfff)
 						return -1;
-					o = put_utf8(0x10000 + ((hi - 0xd800) << 10) + (u - 0xdc00), out, o, outsz);
+					o = utf8_put(0x10000 + ((hi - 0xd800) << 10) + (u - 0xdc00), out, o, outsz);
 					hi = 0;
 				} else if (u >= 0xd800 && u <= 0xdbff) {
 					hi = u;
 				} else if (u >= 0xdc00 && u <= 0xdfff) {
 					return -1;
 				} else {
-					o = put_utf8(u, out, o, outsz);
+					o = utf8_put(u, out, o, outsz);
 				}
 			}
 		}

@@ -20,6 +20,11 @@ int utf8_valid(const uint8_t *s, size_t n);
  * *repaired to 1 if anything was replaced (it is never cleared). */
 size_t utf8_repair(const uint8_t *s, size_t n, char *out, size_t outsz, int *repaired);
 
+/* Append code point cp (at most U+10FFFF) to out at offset o when it fits
+ * with room left for a NUL (outsz counts it); returns the new offset, or
+ * o when it did not fit. */
+size_t utf8_put(uint32_t cp, char *out, size_t o, size_t outsz);
+
 /* Like utf8_repair, but when s is not valid UTF-8 all of it is read as
  * Windows-1252, the charset of most undeclared 8-bit mail headers (and
  * what a mail client shows): nothing is lost to U+FFFD but NUL. */

@@ -83,6 +83,35 @@ static const uint16_t cp1252_high[32] = {
 	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178,
 };
 
+size_t utf8_put(uint32_t cp, char *out, size_t o, size_t outsz)
+{
+	char t[4];
+	size_t k;
+	if (cp < 0x80) {
+		t[0] = (char)cp;
+		k = 1;
+	} else if (cp < 0x800) {
+		t[0] = (char)(0xc0 | (cp >> 6));
+		t[1] = (char)(0x80 | (cp & 0x3f));
+		k = 2;
+	} else if (cp < 0x10000) {
+		t[0] = (char)(0xe0 | (cp >> 12));
+		t[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		t[2] = (char)(0x80 | (cp & 0x3f));
+		k = 3;
+	} else {
+		t[0] = (char)(0xf0 | (cp >> 18));
+		t[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		t[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		t[3] = (char)(0x80 | (cp & 0x3f));
+		k = 4;
+	}
+	if (o + k + 1 > outsz)
+		return o; /* no room: stay NUL-terminable */
+	memcpy(out + o, t, k);
+	return o + k;
+}
+
 size_t utf8_or_cp1252(const uint8_t *s, size_t n, char *out, size_t outsz, int *repaired)
 {
 	if (utf8_valid(s, n) || outsz == 0)
@@ -96,25 +125,10 @@ size_t utf8_or_cp1252(const uint8_t *s, size_t n, char *out, size_t outsz, int *
 			cp = 0xfffd;
 		else if (cp >= 0x80 && cp < 0xa0)
 			cp = cp1252_high[cp - 0x80];
-		char enc[3];
-		size_t l;
-		if (cp < 0x80) {
-			enc[0] = (char)cp;
-			l = 1;
-		} else if (cp < 0x800) {
-			enc[0] = (char)(0xc0 | (cp >> 6));
-			enc[1] = (char)(0x80 | (cp & 0x3f));
-			l = 2;
-		} else {
-			enc[0] = (char)(0xe0 | (cp >> 12));
-			enc[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			enc[2] = (char)(0x80 | (cp & 0x3f));
-			l = 3;
-		}
-		if (o + l > outsz - 1)
+		size_t next = utf8_put(cp, out, o, outsz);
+		if (next == o)
 			break; /* cut on a character boundary */
-		memcpy(out + o, enc, l);
-		o += l;
+		o = next;
 	}
 	out[o] = 0;
 	return o;
