@@ -12,6 +12,7 @@ static const char POLICY[] =
 	" \"sanctioned_relays\": {\"cidrs\": [\"203.0.113.0/24\"], \"hosts\": [\"*.relay.example\"], \"asns\": [64500]},"
 	" \"mail_senders\": [\"10.0.0.25\"], \"corporate_domains\": [\"corp.example\"],"
 	" \"corporate_names\": [\"Corp Example\"],"
+	" \"suspicious_subjects\": [\"PW_*/*\", \"*in?oice*[0-9]*\"],"
 	" \"working_hours\": {\"timezone\": \"Europe/Berlin\", \"start\": \"22:00\", \"end\": \"06:00\"},"
 	" \"thresholds\": {\"beacon_min_sessions\": 3, \"beacon_min_interval_seconds\": 1,"
 	"  \"beacon_max_interval_jitter\": 1.0, \"host_bytes_per_window\": 1000, \"window_seconds\": 60},"
