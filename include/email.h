@@ -47,7 +47,8 @@ const struct anomaly_set *email_anomalies(const struct email *e);
  * user_agent, x_originating_ip, return_path, received_count,
  * received_first, received_last, attachments[] {filename, content_type,
  * size, magic_type, extension_mismatch, sha256}, part_count, url_count,
- * header_bytes, body_bytes, attachment_bytes. Absent headers are omitted.
+ * report_labels (only when some were seen), header_bytes, body_bytes,
+ * attachment_bytes. Absent headers are omitted.
  *
  * Shapes: from and sender are objects {address, display_name}; to, cc and
  * reply_to are arrays of such objects (always present, empty when none;

@@ -88,6 +88,17 @@ struct urlscan {
 	int in_url;
 };
 
+/* Labels of the host report an infostealer mails home ("Computer Name:
+ * DESKTOP-1<br>OSFullName: ..."), matched case-insensitively at the start
+ * of a word in text parts. Only which labels appeared is kept, never what
+ * follows them (a password, say). */
+static const char *const report_labels[] = {
+	"computer name:", "pc name:", "user name:", "osfullname:", "os full name:",
+	"ip address:", "password:",
+};
+#define N_REPORT_LABELS (sizeof report_labels / sizeof report_labels[0])
+#define LABEL_WIN 16 /* the longest label and the byte before it */
+
 struct email {
 	struct mail_limits lim;
 	size_t field_max;
@@ -129,6 +140,8 @@ struct email {
 	size_t mlen;              /* bytes in mprefix */
 	struct sha256 *leaf_hash; /* the open attachment's SHA-256 */
 	struct urlscan url;
+	uint8_t label_win[LABEL_WIN]; /* the text part's last bytes, lower case */
+	uint32_t report_marks;        /* report_labels seen, a bit each */
 
 	/* results */
 	struct addr from, sender;
@@ -473,6 +486,30 @@ static void url_scan(struct email *e, const uint8_t *d, size_t n)
 		u->win[k] = url_lower(d[n - 9 + k]);
 }
 
+/* Every label ends in ':', so only those bytes are looked at, through a
+ * window built as in url_scan. */
+static void label_scan(struct email *e, const uint8_t *d, size_t n)
+{
+	const uint8_t *p = n ? memchr(d, ':', n) : NULL;
+	for (; p; p = memchr(p + 1, ':', (size_t)(d + n - p - 1))) {
+		size_t i = (size_t)(p - d);
+		uint8_t w[LABEL_WIN];
+		for (size_t k = 0; k < LABEL_WIN; k++)
+			w[k] = i + k >= LABEL_WIN - 1 ? url_lower(d[i + k - (LABEL_WIN - 1)]) :
+			                                e->label_win[i + k + 1];
+		for (size_t j = 0; j < N_REPORT_LABELS; j++) {
+			size_t l = strlen(report_labels[j]);
+			if (!memcmp(w + LABEL_WIN - l, report_labels[j], l) &&
+			    !alnum(w[LABEL_WIN - l - 1]))
+				e->report_marks |= 1u << j;
+		}
+	}
+	size_t keep = n < LABEL_WIN ? LABEL_WIN - n : 0;
+	memmove(e->label_win, e->label_win + LABEL_WIN - keep, keep);
+	for (size_t k = keep; k < LABEL_WIN; k++)
+		e->label_win[k] = url_lower(d[n - LABEL_WIN + k]);
+}
+
 static void leaf_consume(struct email *e, const uint8_t *d, size_t n)
 {
 	if (e->leaf_attach) {
@@ -485,8 +522,10 @@ static void leaf_consume(struct email *e, const uint8_t *d, size_t n)
 		e->leaf_size += n;
 		e->counts.attachment_bytes += n;
 	}
-	if (e->leaf_urls)
+	if (e->leaf_urls) {
 		url_scan(e, d, n);
+		label_scan(e, d, n);
+	}
 }
 
 /* Decoders hand over up to a few KB at a time: content arrives as runs
@@ -556,6 +595,7 @@ static void leaf_begin(struct email *e)
 	e->leaf_size = 0;
 	e->mlen = 0;
 	url_reset(&e->url);
+	memset(e->label_win, ' ', sizeof e->label_win);
 	if (e->leaf_attach) {
 		sha256_free(e->leaf_hash); /* never set here: leaf_end takes it */
 		e->leaf_hash = sha256_new();
@@ -1105,6 +1145,14 @@ json_t *email_to_json(const struct email *e)
 	jset(o, "attachments", arr);
 	jset(o, "part_count", json_integer(e->counts.parts));
 	jset(o, "url_count", json_integer(e->counts.urls));
+	if (e->report_marks) {
+		json_t *labels = json_array();
+		for (size_t j = 0; j < N_REPORT_LABELS; j++)
+			if (e->report_marks & (1u << j))
+				json_array_append_new(labels, json_stringn(report_labels[j],
+				                                           strlen(report_labels[j]) - 1));
+		jset(o, "report_labels", labels);
+	}
 	jset(o, "header_bytes", json_integer((json_int_t)e->counts.header_bytes));
 	jset(o, "body_bytes", json_integer((json_int_t)e->counts.body_bytes));
 	jset(o, "attachment_bytes", json_integer((json_int_t)e->counts.attachment_bytes));

@@ -30,6 +30,7 @@ enum severity { SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
 	X(SUSPICIOUS_ATTACHMENT, "suspicious_attachment", "AN0379", "T1048.003", "medium") \
 	X(ATTACHMENT_MISMATCH, "attachment_type_mismatch", "AN0379", "T1048.003", "high") \
 	X(SUSPICIOUS_SUBJECT, "suspicious_subject", "AN0379", "T1048.003", "high") \
+	X(STEALER_REPORT, "stealer_report", "AN0379", "T1048.003", "high") \
 	X(IDENTITY_MISMATCH, "identity_mismatch", "AN0794", "T1071.003", "medium") \
 	X(CLEARTEXT_CREDENTIALS, "cleartext_credentials", "NET-MAIL", "T1071.003", "medium") \
 	X(STARTTLS_CLEARTEXT, "starttls_cleartext", "NET-MAIL", "T1071.003", "medium") \
@@ -92,6 +93,7 @@ struct policy {
 	uint64_t ratio_min_bytes, session_bytes, host_bytes_per_window;
 	uint64_t window_usec;
 	uint64_t recipients_per_message;
+	uint64_t report_labels_min; /* of email.report_labels, for stealer_report */
 	uint64_t beacon_min_sessions, beacon_min_interval_usec, beacon_max_message_bytes;
 	double beacon_max_jitter;
 	uint64_t dead_drop_append_bytes, dead_drop_cycles;

@@ -383,6 +383,7 @@ static void compile_thresholds(struct lctx *c, struct policy *p, const json_t *o
 	u64_in(c, o, "window_seconds", &path, 60, 30 * 86400, &w);
 	p->window_usec = w * 1000000;
 	u64_in(c, o, "recipients_per_message", &path, 1, 1000000, &p->recipients_per_message);
+	u64_in(c, o, "report_labels_min", &path, 1, 7, &p->report_labels_min);
 	u64_in(c, o, "beacon_min_sessions", &path, 3, 1024, &p->beacon_min_sessions);
 	dbl_in(c, o, "beacon_max_interval_jitter", &path, 0.0, 10.0, &p->beacon_max_jitter);
 	u64_in(c, o, "beacon_min_interval_seconds", &path, 1, 30 * 86400, &bi);

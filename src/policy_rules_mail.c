@@ -1,9 +1,9 @@
 /* policy_rules_mail.c - per-message and per-session rules on "smtp",
- * "imap" and "pop3" events: recipients, attachments, subject, identity
- * mismatch (AN0794), cleartext credentials, cleartext after STARTTLS,
- * off-hours mail (AN0381), mailbox dead drop. Each rule fires at most once per
- * event; when several attachments or mismatches qualify they are listed
- * together in one alert's evidence.
+ * "imap" and "pop3" events: recipients, attachments, subject, stealer
+ * report, identity mismatch (AN0794), cleartext credentials, cleartext
+ * after STARTTLS, off-hours mail (AN0381), mailbox dead drop. Each rule
+ * fires at most once per event; when several attachments or mismatches
+ * qualify they are listed together in one alert's evidence.
  *
  * Ownership: reads the event and policy; alerts are new references handed
  * to fn. */
@@ -210,6 +210,28 @@ static void rule_subject(const struct policy *p, const json_t *ev, policy_alert_
 	jset(evd, "pattern", json_string(hit));
 	jset(evd, "mail_from", ev_str(json_path_str(ev, "smtp.mail_from")));
 	emit(fn, user, policy_alert_new(p, RULE_SUSPICIOUS_SUBJECT, NULL, reason, evd));
+}
+
+/* ---- stealer report (AN0379) ---- */
+
+/* The message body carries the labels of a stolen host profile
+ * (email.report_labels: "computer name", "osfullname", "password", ...). */
+static void rule_stealer_report(const struct policy *p, const json_t *ev, policy_alert_fn fn,
+                                void *user)
+{
+	const json_t *labels = json_path(ev, "email.report_labels");
+	size_t n = json_array_size(labels);
+	if (n < p->report_labels_min || !policy_rule_applies(p, RULE_STEALER_REPORT, ev))
+		return;
+	char reason[256];
+	snprintf(reason, sizeof(reason),
+	         "Message body has %zu labels of a host report (computer and user name, OS, "
+	         "passwords), the form in which infostealers mail out what they took.", n);
+	json_t *evd = json_object();
+	jset(evd, "labels", ev_ref(labels));
+	jset(evd, "subject", ev_str(json_path_str(ev, "email.subject")));
+	jset(evd, "mail_from", ev_str(json_path_str(ev, "smtp.mail_from")));
+	emit(fn, user, policy_alert_new(p, RULE_STEALER_REPORT, NULL, reason, evd));
 }
 
 static void rule_identity(const struct policy *p, const json_t *ev, policy_alert_fn fn, void *user)
@@ -455,6 +477,7 @@ void policy_rules_mail(const struct policy *p, const json_t *ev, policy_alert_fn
 		rule_recipients(p, ev, fn, user);
 		rule_attachments(p, ev, type, fn, user);
 		rule_subject(p, ev, fn, user);
+		rule_stealer_report(p, ev, fn, user);
 		rule_identity(p, ev, fn, user);
 		rule_cleartext(p, ev, type, fn, user);
 		rule_starttls_cleartext(p, ev, type, fn, user);

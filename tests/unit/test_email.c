@@ -548,6 +548,48 @@ static void test_nul_bytes(void)
 	json_decref(r);
 }
 
+/* The labels of a stealer's host report, as Agent Tesla mails it: HTML in
+ * quoted-printable with soft breaks inside labels. Values are never kept. */
+static void test_report_labels(void)
+{
+	static const char m[] =
+		"Subject: PW_jdoe/WS-0042\n"
+		"MIME-Version: 1.0\n"
+		"Content-Type: multipart/mixed; boundary=r\n"
+		"\n"
+		"--r\n"
+		"Content-Type: text/html; charset=utf-8\n"
+		"Content-Transfer-Encoding: quoted-printable\n"
+		"\n"
+		"Time: 06/04/2024 14:27:19<br>User Name: jdoe<br>Computer Name: W=\n"
+		"S-0042<br>OSFullName: Microsoft Windows 10 Pro<br>IP Ad=\n"
+		"dress: 198.51.100.7<hr>Host: https://mail.example<br>Usernam=\n"
+		"e: jdoe<br>PASSWORD: hunter2-not-real<br>\n"
+		"--r\n"
+		"Content-Type: application/octet-stream\n"
+		"Content-Disposition: attachment; filename=x.bin\n"
+		"\n"
+		"PC Name: inside an attachment, not counted\n"
+		"--r--\n";
+	json_t *r = parse(m, NULL);
+	json_t *l = get(r, "email.report_labels");
+	CHECK_INT(json_array_size(l), 5);
+	CHECK_STR(json_string_value(json_array_get(l, 0)), "computer name");
+	CHECK_STR(json_string_value(json_array_get(l, 1)), "user name");
+	CHECK_STR(json_string_value(json_array_get(l, 2)), "osfullname");
+	CHECK_STR(json_string_value(json_array_get(l, 3)), "ip address");
+	CHECK_STR(json_string_value(json_array_get(l, 4)), "password");
+	char *txt = json_dumps(r, 0);
+	CHECK(txt && !strstr(txt, "hunter2") && !strstr(txt, "WS-0042<"));
+	free(txt);
+	json_decref(r);
+
+	/* labels inside words, or without their colon, do not count */
+	r = parse("Subject: hi\n\nmy xpassword: is not a label, nor Computer Name\n", NULL);
+	CHECK(get(r, "email.report_labels") == NULL);
+	json_decref(r);
+}
+
 static void test_header_bombs(void)
 {
 	struct mail_limits lim;
@@ -717,6 +759,7 @@ int main(int argc, char **argv)
 	test_bad_encodings();
 	test_garbage_headers();
 	test_nul_bytes();
+	test_report_labels();
 	test_header_bombs();
 	test_depth_and_parts();
 	test_long_lines();

@@ -365,6 +365,24 @@ static void test_subject(const struct policy *p)
 	policy_free(q);
 }
 
+static void test_stealer_report(const struct policy *p)
+{
+	json_t *al = eval(p, SMTP, "{\"email\": {\"report_labels\": [\"computer name\","
+	                           " \"osfullname\", \"password\"]}}");
+	json_t *a = find(al, "stealer_report");
+	CHECK(a != NULL);
+	CHECK_INT(json_array_size(json_object_get(json_object_get(a, "evidence"), "labels")), 3);
+	json_decref(al);
+	QUIET(p, SMTP, NULL, "stealer_report");
+	QUIET(p, SMTP, "{\"email\": {\"report_labels\": [\"user name\", \"password\"]}}",
+	      "stealer_report");
+	QUIET(p, SMTP, "{\"email\": {\"report_labels\": \"password\"}}", "stealer_report");
+	struct policy *q = load("{\"thresholds\": {\"report_labels_min\": 2}}");
+	FIRES(q, SMTP, "{\"email\": {\"report_labels\": [\"user name\", \"password\"]}}",
+	      "stealer_report");
+	policy_free(q);
+}
+
 static void test_starttls_cleartext(const struct policy *p)
 {
 	json_t *al = eval(p, SMTP, "{\"anomalies\": [\"cleartext_after_starttls\"]}");
@@ -599,6 +617,7 @@ int main(void)
 	test_cleartext(p);
 	test_starttls_cleartext(p);
 	test_subject(p);
+	test_stealer_report(p);
 	test_off_hours(p);
 	test_dead_drop(p);
 	test_process(p);
