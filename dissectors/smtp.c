@@ -1507,15 +1507,14 @@ static void smtp_on_gap(void *state, struct dissector_ctx *ctx, enum dir dir,
 	struct smtp_session *s = state;
 	if (!s || s->finished)
 		return;
+	smtp_raise(s, ANOMALY_GAP);
 	if (s->state == SMTP_ST_TLS_WAIT) {
 		/* what would have told TLS from cleartext is lost: take TLS,
 		 * as a real client sends, rather than parse a record as text */
-		smtp_raise(s, ANOMALY_GAP);
 		smtp_finish_at_starttls(s, ctx);
 		dctx_stop_cleartext(ctx, 1);
 		return;
 	}
-	smtp_raise(s, ANOMALY_GAP);
 	if (s->deferred[dir]) {
 		/* the over-long line ends in the lost bytes */
 		s->deferred[dir] = 0;

@@ -448,9 +448,26 @@ static uint8_t url_lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
 }
 
-/* Every pattern ends in '/' or '.', so only those bytes are looked at: the
- * window of the 9 bytes ending there comes from the data, and from the
- * window carried over from the previous chunk near the start of this one. */
+/* The scanners below look only at the byte every pattern ends in, through
+ * a lower-case window of the `len` bytes ending at d[i]: taken from the
+ * data, and near the start of a chunk from `carry`, the previous chunk's
+ * last `len` bytes. */
+static void window_at(uint8_t *w, size_t len, const uint8_t *carry, const uint8_t *d, size_t i)
+{
+	for (size_t k = 0; k < len; k++)
+		w[k] = i + k >= len - 1 ? url_lower(d[i + k - (len - 1)]) : carry[i + k + 1];
+}
+
+/* After a chunk: carry keeps the last `len` bytes seen, lower case. */
+static void window_carry(uint8_t *carry, size_t len, const uint8_t *d, size_t n)
+{
+	size_t keep = n < len ? len - n : 0;
+	memmove(carry, carry + len - keep, keep);
+	for (size_t k = keep; k < len; k++)
+		carry[k] = url_lower(d[n - len + k]);
+}
+
+/* Every pattern ends in '/' or '.'. */
 static void url_scan(struct email *e, const uint8_t *d, size_t n)
 {
 	struct urlscan *u = &e->url;
@@ -470,8 +487,7 @@ static void url_scan(struct email *e, const uint8_t *d, size_t n)
 		if (i == n)
 			break;
 		uint8_t w[9];
-		for (size_t k = 0; k < 9; k++)
-			w[k] = i + k >= 8 ? url_lower(d[i + k - 8]) : u->win[i + k + 1];
+		window_at(w, sizeof w, u->win, d, i);
 		if (url_match(w, "http://") || url_match(w, "https://") || url_match(w, "ftp://") ||
 		    url_match(w, "www.")) {
 			u->in_url = 1;
@@ -480,23 +496,17 @@ static void url_scan(struct email *e, const uint8_t *d, size_t n)
 		}
 		i++;
 	}
-	size_t keep = n < 9 ? 9 - n : 0;
-	memmove(u->win, u->win + 9 - keep, keep);
-	for (size_t k = keep; k < 9; k++)
-		u->win[k] = url_lower(d[n - 9 + k]);
+	window_carry(u->win, sizeof u->win, d, n);
 }
 
-/* Every label ends in ':', so only those bytes are looked at, through a
- * window built as in url_scan. */
+/* Every label ends in ':'. */
 static void label_scan(struct email *e, const uint8_t *d, size_t n)
 {
 	const uint8_t *p = n ? memchr(d, ':', n) : NULL;
 	for (; p; p = memchr(p + 1, ':', (size_t)(d + n - p - 1))) {
 		size_t i = (size_t)(p - d);
 		uint8_t w[LABEL_WIN];
-		for (size_t k = 0; k < LABEL_WIN; k++)
-			w[k] = i + k >= LABEL_WIN - 1 ? url_lower(d[i + k - (LABEL_WIN - 1)]) :
-			                                e->label_win[i + k + 1];
+		window_at(w, LABEL_WIN, e->label_win, d, i);
 		for (size_t j = 0; j < N_REPORT_LABELS; j++) {
 			size_t l = strlen(report_labels[j]);
 			if (!memcmp(w + LABEL_WIN - l, report_labels[j], l) &&
@@ -504,10 +514,7 @@ static void label_scan(struct email *e, const uint8_t *d, size_t n)
 				e->report_marks |= 1u << j;
 		}
 	}
-	size_t keep = n < LABEL_WIN ? LABEL_WIN - n : 0;
-	memmove(e->label_win, e->label_win + LABEL_WIN - keep, keep);
-	for (size_t k = keep; k < LABEL_WIN; k++)
-		e->label_win[k] = url_lower(d[n - LABEL_WIN + k]);
+	window_carry(e->label_win, LABEL_WIN, d, n);
 }
 
 static void leaf_consume(struct email *e, const uint8_t *d, size_t n)

@@ -350,10 +350,9 @@ static void rule_starttls_cleartext(const struct policy *p, const json_t *ev, co
 	if (!policy_event_has_anomaly(ev, "cleartext_after_starttls") ||
 	    !policy_rule_applies(p, RULE_STARTTLS_CLEARTEXT, ev))
 		return;
-	char key[32];
-	snprintf(key, sizeof key, "%s.username", type);
-	const char *uname = !strcmp(type, "smtp") ? json_path_str(ev, "smtp.auth.username") :
-	                                            json_path_str(ev, key);
+	const char *uname = json_path_str(ev, !strcmp(type, "smtp") ? "smtp.auth.username" :
+	                                      !strcmp(type, "imap") ? "imap.username" :
+	                                                              "pop3.username");
 	char reason[256];
 	snprintf(reason, sizeof(reason),
 	         "%s session accepted STARTTLS and went on in cleartext: a fake TLS upgrade that "
