@@ -595,14 +595,17 @@ long codec_b64_decode_str(const char *in, size_t n, uint8_t *out, size_t outsz)
 	return (long)o;
 }
 
-long codec_q_decode_str(const char *in, size_t n, uint8_t *out, size_t outsz, int underscore)
+/* Q (RFC 2047) and percent (RFC 2231) encodings differ only in the
+ * escape byte and in Q's '_' for a space. */
+static long hex_escape_decode(const char *in, size_t n, uint8_t *out, size_t outsz, char escape,
+                              int underscore)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
 		int c = (unsigned char)in[i];
 		if (o >= outsz)
 			return -1;
-		if (c == '=') {
+		if (c == escape) {
 			if (i + 2 >= n)
 				return -1;
 			int h = codec_hexval((unsigned char)in[i + 1]);
@@ -620,25 +623,12 @@ long codec_q_decode_str(const char *in, size_t n, uint8_t *out, size_t outsz, in
 	return (long)o;
 }
 
+long codec_q_decode_str(const char *in, size_t n, uint8_t *out, size_t outsz, int underscore)
+{
+	return hex_escape_decode(in, n, out, outsz, '=', underscore);
+}
+
 long codec_pct_decode_str(const char *in, size_t n, uint8_t *out, size_t outsz)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)in[i];
-		if (o >= outsz)
-			return -1;
-		if (c == '%') {
-			if (i + 2 >= n)
-				return -1;
-			int h = codec_hexval((unsigned char)in[i + 1]);
-			int l = codec_hexval((unsigned char)in[i + 2]);
-			if (h < 0 || l < 0)
-				return -1;
-			out[o++] = (uint8_t)(h << 4 | l);
-			i += 2;
-		} else {
-			out[o++] = (uint8_t)c;
-		}
-	}
-	return (long)o;
+	return hex_escape_decode(in, n, out, outsz, '%', 0);
 }
