@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_cut.h"
 #include "decode.h"
 #include "dissector.h"
 #include "event.h"
@@ -416,6 +417,10 @@ int sensor_run(const struct sensor_config *cfg)
 	unsigned started = 0;
 	if (worker_global_init() != 0) {
 		snprintf(err, sizeof err, "cannot initialise libgcrypt (for nDPI)");
+		goto out;
+	}
+	if (bench_cuts_init() != 0) {
+		snprintf(err, sizeof err, "MAILSIFT_BENCH_CUTS: unknown word (discard, nohash, nodecode)");
 		goto out;
 	}
 	for (; started < n; started++) {

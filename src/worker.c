@@ -6,6 +6,7 @@
 #include <string.h>
 #include <gcrypt.h>
 #include <ndpi_api.h>
+#include "bench_cut.h"
 #include "dissector.h"
 #include "event.h"
 #include "event_sink.h"
@@ -756,6 +757,8 @@ static void *worker_main(void *arg)
 			continue;
 		switch (r->kind) {
 		case WREC_PACKET: {
+			if (BENCH_CUT(CUT_DISCARD))
+				break;
 			struct pkt p = r->pkt;
 			p.l3 = (const uint8_t *)(r + 1);
 			p.payload = p.l3 + r->payload_off;
