@@ -52,13 +52,16 @@ struct pkt {
 	const uint8_t *l3;       /* start of the IP header */
 	const uint8_t *payload;  /* transport payload (may be NULL when len 0) */
 	uint32_t caplen;         /* bytes captured of the whole frame */
-	uint32_t ip_len;         /* IP bytes on the wire (header + payload), from the IP header */
+	uint32_t frame_len;      /* bytes of the whole frame on the wire (>= caplen) */
+	uint32_t ip_len;         /* IP bytes on the wire (header + payload), from the IP header,
+	                          * or from the frame when ip_len_from_frame */
 	uint32_t l3_caplen;      /* captured bytes from l3 on, clipped to ip_len */
 	uint32_t payload_len;    /* transport payload bytes present in the capture */
 	uint32_t payload_wire_len; /* payload bytes the IP header says exist (>= payload_len when snapped) */
 	uint8_t ip_version;      /* 4 or 6 */
 	uint8_t l4_proto;        /* 6 TCP, 17 UDP */
 	uint8_t tcp_flags;       /* raw TCP flag byte */
+	uint8_t ip_len_from_frame; /* the IP length field was 0: segmentation offload */
 	uint8_t vlan_count;
 	uint16_t vlan[2];        /* outer first */
 	uint16_t sport, dport;
@@ -73,10 +76,22 @@ struct pkt {
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 
-/* Decode one frame. On DECODE_OK, *out describes a TCP or UDP packet.
- * out->ts_usec is the caller's: it must be set, and is kept. */
+/* A host that hands segmentation to its NIC (TSO/LSO, GSO) gives its own
+ * capture IP packets larger than the MTU whose IPv4 total length or IPv6
+ * payload length is 0, for the NIC to fill in: Windows senders do this,
+ * so a capture taken on the sending host of a mail exfiltration has
+ * them. Such a length is taken from the frame instead, when the frame is
+ * too long to be padding (more than the 46-byte minimum Ethernet payload)
+ * and no longer than an offloaded segment can be. */
+#define DECODE_OFFLOAD_MIN_L3 47
+#define DECODE_OFFLOAD_MAX_L3 (512u * 1024)
+
+/* Decode one frame of frame_len bytes on the wire, caplen of them
+ * captured (a frame_len below caplen is taken as caplen). On DECODE_OK,
+ * *out describes a TCP or UDP packet. out->ts_usec is the caller's: it
+ * must be set, and is kept. */
 enum decode_result decode_packet(int linktype, const uint8_t *frame,
-                                 uint32_t caplen, struct pkt *out);
+                                 uint32_t caplen, uint32_t frame_len, struct pkt *out);
 
 /* Stable snake_case name for a result ("ok", "not_tracked", "truncated_ip"...). */
 const char *decode_result_name(enum decode_result r);

@@ -127,6 +127,18 @@ static enum decode_result decode_l4(const uint8_t *l4, uint32_t wire_len, uint32
 	return DECODE_OK;
 }
 
+/* An IP length field of 0 from a host that offloads segmentation
+ * (decode.h): the bytes from ip on, on the wire, or 0 when the frame
+ * cannot be such a packet. */
+static uint32_t offloaded_len(uint32_t caplen, struct pkt *out)
+{
+	uint32_t on_wire = caplen + (out->frame_len - out->caplen);
+	if (on_wire < DECODE_OFFLOAD_MIN_L3 || on_wire > DECODE_OFFLOAD_MAX_L3)
+		return 0;
+	out->ip_len_from_frame = 1;
+	return on_wire;
+}
+
 static enum decode_result decode_ipv4(const uint8_t *ip, uint32_t caplen, struct pkt *out)
 {
 	uint32_t ihl, total, cap;
@@ -138,8 +150,8 @@ static enum decode_result decode_ipv4(const uint8_t *ip, uint32_t caplen, struct
 	if (ihl < IPV4_MIN_HDR)
 		return DECODE_ERR_BAD_IP_HEADER_LEN;
 	total = rd16(ip + 2);
-	/* Total length 0 (TSO on the capturing host) is also rejected here:
-	 * trusting caplen instead would count Ethernet padding as payload. */
+	if (total == 0)
+		total = offloaded_len(caplen, out);
 	if (total < IPV4_MIN_HDR)
 		return DECODE_ERR_BAD_IP_TOTAL_LEN;
 	if (ihl > total)
@@ -171,6 +183,14 @@ static enum decode_result decode_ipv6(const uint8_t *ip, uint32_t caplen, struct
 	if (caplen < IPV6_HDR_LEN)
 		return DECODE_ERR_TRUNCATED_IP;
 	total = IPV6_HDR_LEN + (uint32_t)rd16(ip + 4);
+	if (total == IPV6_HDR_LEN && caplen > IPV6_HDR_LEN) {
+		/* payload length 0 with bytes after it: offloaded (or a
+		 * jumbogram, whose length sits in a hop-by-hop option); the
+		 * packet runs to the frame's end either way */
+		uint32_t from_frame = offloaded_len(caplen, out);
+		if (from_frame)
+			total = from_frame;
+	}
 	cap = caplen < total ? caplen : total;
 	out->ip_version = 6;
 	out->ip_len = total;
@@ -262,7 +282,7 @@ static enum decode_result decode_af(uint32_t af, const uint8_t *p, uint32_t len,
 }
 
 enum decode_result decode_packet(int linktype, const uint8_t *frame, uint32_t caplen,
-                                 struct pkt *out)
+                                 uint32_t frame_len, struct pkt *out)
 {
 	uint64_t ts = out->ts_usec; /* the caller's; decode never sets it */
 	uint32_t af;
@@ -270,6 +290,7 @@ enum decode_result decode_packet(int linktype, const uint8_t *frame, uint32_t ca
 	memset(out, 0, sizeof *out);
 	out->ts_usec = ts;
 	out->caplen = caplen;
+	out->frame_len = frame_len > caplen ? frame_len : caplen;
 	if (!frame && caplen)
 		return DECODE_ERR_TRUNCATED_L2;
 

@@ -65,6 +65,7 @@ struct capture {
 	uint64_t last_tick_sec;
 	uint64_t max_ts;
 	uint64_t packets, bytes, ring_drops, decoded, oversize;
+	uint64_t offloaded; /* decoded with the IP length from the frame (decode.h) */
 	uint64_t decode[DECODE_RESULT_COUNT];
 	char input_error[256];
 };
@@ -113,11 +114,12 @@ static void dispatch(struct capture *c, const struct pcap_pkthdr *h, const uint8
 	maybe_tick(c, ts);
 	struct pkt p;
 	p.ts_usec = ts; /* decode keeps it */
-	enum decode_result r = decode_packet(c->linktype, data, h->caplen, &p);
+	enum decode_result r = decode_packet(c->linktype, data, h->caplen, h->len, &p);
 	c->decode[r]++;
 	if (r != DECODE_OK)
 		return;
 	c->decoded++;
+	c->offloaded += p.ip_len_from_frame;
 	uint32_t hash = pkt_flow_hash(&p);
 	unsigned wi = hash % c->n;
 	struct ring *ring = worker_ring(c->workers[wi]);
@@ -318,6 +320,7 @@ static json_t *stats_event(struct capture *c, struct worker **workers, unsigned 
 	jset(st, "bytes", json_integer((json_int_t)c->bytes));
 	jset(st, "decoded", json_integer((json_int_t)c->decoded));
 	jset(st, "not_tracked", json_integer((json_int_t)c->decode[DECODE_NOT_TRACKED]));
+	jset(st, "offloaded", json_integer((json_int_t)c->offloaded));
 	json_t *de = json_object();
 	for (int r = DECODE_NOT_TRACKED + 1; r < DECODE_RESULT_COUNT; r++)
 		if (c->decode[r])

@@ -109,7 +109,8 @@ class Flow:
     `rtt` between a send and the peer's ACK/answer, `gap` between sends."""
 
     def __init__(self, cap, client, server, cport, sport, t, isn_c=1000000,
-                 isn_s=5000000, mss=1460, hop_by_hop=False, rtt=400, gap=20000):
+                 isn_s=5000000, mss=1460, hop_by_hop=False, rtt=400, gap=20000,
+                 offload_over=None):
         self.cap = cap
         self.v6 = ":" in client
         self.caddr, self.saddr = P.ip_bytes(client), P.ip_bytes(server)
@@ -121,6 +122,9 @@ class Flow:
         self.hbh = hop_by_hop
         self.rtt, self.gap = rtt, gap
         self.ipid = {"C": 0x1000, "S": 0x7000}
+        # Client packets longer than this are written as a host that
+        # offloads segmentation captures them: IP length field 0.
+        self.offload_over = offload_over
 
     # -- raw packet emission
     def packet(self, side, flags, seq, ack, payload=b"", ts=None, options=b""):
@@ -135,6 +139,14 @@ class Flow:
             self.ipid[side] += 1
             ip = P.ipv4_packet(src, dst, 6, seg, ident=self.ipid[side],
                                ttl=64 if fc else 52)
+        if fc and self.offload_over and len(ip) > self.offload_over:
+            ip = bytearray(ip)
+            if self.v6:
+                ip[4:6] = b"\0\0"    # payload length
+            else:
+                ip[2:4] = b"\0\0"    # total length, and the checksum the
+                ip[10:12] = b"\0\0"  # NIC would fill in
+            ip = bytes(ip)
         self.cap.add(self.t if ts is None else ts, self.cap.frame(ip, self.v6, fc))
 
     def tick(self, us):
@@ -746,6 +758,53 @@ S: 221 closing connection
     cap.write(path)
 
 
+def smtp_offload(path):
+    """Captured on the sending host, which offloads segmentation to its
+    NIC (TSO/LSO, as Windows does): the client hands 16 KB segments to the
+    capture with IP length 0, over IPv4 (AUTH LOGIN, a .zip attachment,
+    port 587) and over IPv6 (port 25). Replies are ordinary."""
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        info = zipfile.ZipInfo("export.csv", date_time=(2024, 3, 5, 14, 0, 0))
+        z.writestr(info, "".join("row %d,%d\n" % (i, i * i) for i in range(2500)))
+    attach = ("export.zip", buf.getvalue(), "application/zip")
+    user = base64.b64encode(b"clerk@example.org").decode()
+    pw = base64.b64encode(b"not-a-real-secret").decode()
+
+    def session(msgid, auth):
+        msg = message_lines("clerk@example.org", ["drop@example.net"], "weekly export",
+                            ["see attached"], attach, msgid=msgid)
+        login = ("C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: %s\nS: 334 UGFzc3dvcmQ6\n"
+                 "C: %s\nS: 235 2.7.0 Authentication successful\n" % (user, pw)) if auth else ""
+        return transcript("""
+S: 220 relay.example.net ESMTP
+C: EHLO WS-0042
+S: 250-relay.example.net
+S: 250 AUTH LOGIN PLAIN
+%sC: MAIL FROM:<clerk@example.org>
+S: 250 2.1.0 Ok
+C: RCPT TO:<drop@example.net>
+S: 250 2.1.5 Ok
+C: DATA
+S: 354 End data with <CR><LF>.<CR><LF>
+%s
+C: .
+S: 250 2.0.0 Ok: queued as 4TqLSO%s
+C: QUIT
+S: 221 2.0.0 Bye
+""" % (login, c_block(msg), msgid))
+
+    cap = Capture("eth")
+    simple_flow(cap, session("1", True), cport=40021, sport=587, mss=16384,
+                offload_over=1500)
+    simple_flow(cap, session("2", False), client=CLIENT6, server=SERVER6, cport=40022,
+                t=T0 + 2000000, isn_c=2000000, isn_s=6000000, mss=16384,
+                offload_over=1500)
+    cap.write(path)
+
+
 def several_flows_timeout(path):
     """Three SMTP flows from the same client, with idle times > 10 minutes
     of packet time: flow 1 (00:00) complete; flow 2 (00:11) stops after RCPT
@@ -812,6 +871,7 @@ CAPTURES = {
     "several-flows-timeout": several_flows_timeout,
     "starttls-cleartext": starttls_cleartext,
     "smtp-stealer-report": smtp_stealer_report,
+    "smtp-offload": smtp_offload,
 }
 
 

@@ -1,7 +1,9 @@
 /* fuzz_decode.c - libFuzzer target for decode_packet() and pkt_flow_hash().
  *
  * Input: first byte picks the link type (fuzz_links below, index modulo
- * the table size), the rest is the frame. Besides "no crash", every
+ * the table size) and, divided by that size, how many bytes of the frame
+ * were on the wire but not captured (wire_extra below); the rest is the
+ * frame. Besides "no crash", every
  * DECODE_OK result is checked for the invariants the rest of the sensor
  * relies on: pointers inside the frame, lengths consistent with each
  * other, and a flow hash that is the same for both directions.
@@ -17,6 +19,9 @@ static const int fuzz_links[] = {
 	LINK_NULL, LINK_LOOP, LINK_IPV4, LINK_IPV6, 147 /* unsupported */
 };
 #define NLINKS (sizeof fuzz_links / sizeof fuzz_links[0])
+/* Around the bounds of an offloaded segment's length (decode.h). */
+static const uint32_t wire_extra[] = { 0, 1, 6, 1400, 65535, 70000, DECODE_OFFLOAD_MAX_L3 };
+#define NEXTRA (sizeof wire_extra / sizeof wire_extra[0])
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,11 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(frame, data + 1, caplen);
 
+	uint32_t frame_len = caplen + wire_extra[(data[0] / NLINKS) % NEXTRA];
 	p.ts_usec = 42;
-	r = decode_packet(link, frame, caplen, &p);
+	r = decode_packet(link, frame, caplen, frame_len, &p);
 	if ((unsigned)r >= DECODE_RESULT_COUNT || !decode_result_name(r)[0])
 		__builtin_trap();
-	if (p.ts_usec != 42 || p.caplen != caplen)
+	if (p.ts_usec != 42 || p.caplen != caplen || p.frame_len != frame_len)
 		__builtin_trap();
 	if (!decode_linktype_supported(link) && r != DECODE_ERR_UNSUPPORTED_LINKTYPE)
 		__builtin_trap();
@@ -61,6 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!p.payload_len && p.payload)
 			__builtin_trap();
 		if (p.vlan_count > 2)
+			__builtin_trap();
+		if (p.ip_len_from_frame && (p.ip_len < DECODE_OFFLOAD_MIN_L3 ||
+		                            p.ip_len > DECODE_OFFLOAD_MAX_L3))
+			__builtin_trap();
+		if (!p.ip_len_from_frame && p.ip_len > 65535 + 40)
 			__builtin_trap();
 		/* Touch every payload byte so ASan checks the whole span. */
 		volatile uint8_t sum = 0;

@@ -232,13 +232,14 @@ static void set_tcp_doff(struct frame *f, int words)
 	f->b[f->l4 + 12] = (uint8_t)(words << 4);
 }
 
-/* Decode a heap copy of the first caplen bytes: exact-size for ASan. */
-static enum decode_result decode_n(int link, const struct frame *f, uint32_t caplen,
-                                   struct pkt *out)
+/* Decode a heap copy of the first caplen bytes (exact-size for ASan) of
+ * a frame that had frame_len on the wire. */
+static enum decode_result decode_snapped(int link, const struct frame *f, uint32_t caplen,
+                                         uint32_t frame_len, struct pkt *out)
 {
 	uint8_t *copy = malloc(caplen ? caplen : 1);
 	memcpy(copy, f->b, caplen);
-	enum decode_result r = decode_packet(link, copy, caplen, out);
+	enum decode_result r = decode_packet(link, copy, caplen, frame_len, out);
 	/* Pointers into the copy become dangling: rebase onto f for checks. */
 	if (out->l3)
 		out->l3 = f->b + (out->l3 - copy);
@@ -246,6 +247,12 @@ static enum decode_result decode_n(int link, const struct frame *f, uint32_t cap
 		out->payload = f->b + (out->payload - copy);
 	free(copy);
 	return r;
+}
+
+static enum decode_result decode_n(int link, const struct frame *f, uint32_t caplen,
+                                   struct pkt *out)
+{
+	return decode_snapped(link, f, caplen, f->len, out);
 }
 
 static enum decode_result decode_frame(int link, const struct frame *f, struct pkt *out)
@@ -554,6 +561,86 @@ static void test_padding_and_snaplen(void)
 	CHECK_INT(p.caplen, f.payload + 9);
 }
 
+/* Segmentation offload on the capturing host: IP length fields of 0 on
+ * packets larger than the MTU (decode.h). */
+static void test_offloaded_lengths(void)
+{
+	struct frame f;
+	struct pkt p = { 0 };
+	char big[2001];
+	memset(big, 'A', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = big }, &f);
+	set_ip_total(&f, 0);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.ip_len_from_frame, 1);
+	CHECK_INT(p.ip_len, 20 + 20 + 2000);
+	CHECK_INT(p.payload_len, 2000);
+	CHECK_INT(p.payload_wire_len, 2000);
+	/* snapped: the wire length still comes from the frame */
+	CHECK_INT(decode_snapped(LINK_ETHERNET, &f, f.payload + 100, f.len, &p), DECODE_OK);
+	CHECK_INT(p.ip_len, 20 + 20 + 2000);
+	CHECK_INT(p.payload_len, 100);
+	CHECK_INT(p.payload_wire_len, 2000);
+	CHECK_INT(p.frame_len, f.len);
+	/* a frame_len below caplen (a hostile record header) counts as caplen */
+	CHECK_INT(decode_snapped(LINK_ETHERNET, &f, f.len, 3, &p), DECODE_OK);
+	CHECK_INT(p.frame_len, f.len);
+	CHECK_INT(p.ip_len, 20 + 20 + 2000);
+	/* larger than any offloaded segment: still malformed */
+	CHECK_INT(decode_snapped(LINK_ETHERNET, &f, f.len, 14 + DECODE_OFFLOAD_MAX_L3 + 1, &p),
+	          DECODE_ERR_BAD_IP_TOTAL_LEN);
+	CHECK_INT(decode_snapped(LINK_ETHERNET, &f, f.len, 14 + DECODE_OFFLOAD_MAX_L3, &p),
+	          DECODE_OK);
+	CHECK_INT(p.ip_len, DECODE_OFFLOAD_MAX_L3);
+
+	/* Short frames may carry Ethernet padding: a 0 there stays an error,
+	 * up to the 46-byte minimum payload, and is offload past it. */
+	build(&(struct frame_spec){ SMTP_CLIENT, .flags = TCP_ACK, .pad = 6 }, &f);
+	set_ip_total(&f, 0);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_IP_TOTAL_LEN);
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = "123456" }, &f);
+	set_ip_total(&f, 0);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_IP_TOTAL_LEN);
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = "1234567" }, &f);
+	set_ip_total(&f, 0);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK(payload_is(&p, "1234567"));
+	/* a length that is not 0 is never replaced */
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = big }, &f);
+	set_ip_total(&f, 10);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_IP_TOTAL_LEN);
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = "hello" }, &f);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.ip_len_from_frame, 0);
+
+	/* IPv6: payload length 0 */
+	build(&(struct frame_spec){ .src = "2001:db8::1", .dst = "2001:db8::2", .sport = 5000,
+	                            .dport = 25, .payload = big }, &f);
+	set_ip_total(&f, 0);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.ip_len_from_frame, 1);
+	CHECK_INT(p.ip_len, 40 + 20 + 2000);
+	CHECK_INT(p.payload_wire_len, 2000);
+	build(&(struct frame_spec){ .src = "2001:db8::1", .dst = "2001:db8::2", .sport = 5000,
+	                            .dport = 25, .ext = "dst", .payload = big,
+	                            .link = LINK_LINUX_SLL, .link_set = 1 }, &f);
+	set_ip_total(&f, 0);
+	CHECK_INT(decode_frame(LINK_LINUX_SLL, &f, &p), DECODE_OK);
+	CHECK_INT(p.ip_len, 40 + 8 + 20 + 2000);
+	/* no next header, payload length 0: up to 46 bytes it may be
+	 * padding, and the packet is the bare header */
+	build(&(struct frame_spec){ .src = "2001:db8::1", .dst = "2001:db8::2", .ext = "none" }, &f);
+	set_ip_total(&f, 0);
+	CHECK_INT(decode_snapped(LINK_ETHERNET, &f, 14 + 46, 14 + 46, &p), DECODE_NOT_TRACKED);
+	CHECK_INT(p.ip_len_from_frame, 0);
+	CHECK_INT(p.ip_len, 40);
+	CHECK_INT(decode_snapped(LINK_ETHERNET, &f, 14 + 47, 14 + 47, &p), DECODE_NOT_TRACKED);
+	CHECK_INT(p.ip_len_from_frame, 1);
+	CHECK_INT(p.ip_len, 47);
+}
+
 static void test_malformed(void)
 {
 	struct frame f;
@@ -582,8 +669,11 @@ static void test_malformed(void)
 	build(&base, &f);
 	set_ip_total(&f, 19);
 	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_IP_TOTAL_LEN);
+	/* 0, as an offloading host writes it: read from the 48-byte frame
+	 * (test_offloaded_lengths) */
 	set_ip_total(&f, 0);
-	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_IP_TOTAL_LEN);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.ip_len, 48);
 	/* Total length leaves room for only part of the TCP header. */
 	set_ip_total(&f, 30);
 	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_TCP_HEADER_LEN);
@@ -623,7 +713,7 @@ static void test_malformed(void)
 	CHECK_INT(decode_n(LINK_NULL, &f, 3, &p), DECODE_ERR_TRUNCATED_L2);
 	CHECK_INT(decode_n(LINK_LOOP, &f, 0, &p), DECODE_ERR_TRUNCATED_L2);
 	CHECK_INT(decode_n(LINK_RAW, &f, 0, &p), DECODE_ERR_TRUNCATED_IP);
-	CHECK_INT(decode_packet(LINK_ETHERNET, NULL, 0, &p), DECODE_ERR_TRUNCATED_L2);
+	CHECK_INT(decode_packet(LINK_ETHERNET, NULL, 0, 0, &p), DECODE_ERR_TRUNCATED_L2);
 
 	/* A VLAN tag cut in half. */
 	build(&(struct frame_spec){ SMTP_CLIENT, .vlans = 1, .vlan_tci = { 7 } }, &f);
@@ -848,6 +938,7 @@ int main(int argc, char **argv)
 	test_ipv6_extension_headers();
 	test_ipv4_fragments();
 	test_padding_and_snaplen();
+	test_offloaded_lengths();
 	test_malformed();
 	test_truncation_everywhere();
 	test_flow_hash();
