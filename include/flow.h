@@ -65,7 +65,6 @@ struct flow_dir {
 	uint64_t payload;      /* transport payload bytes, retransmissions once */
 	uint64_t seq_span_hi;  /* highest stream offset seen (TCP) */
 	uint32_t seq_base;     /* sequence number of stream offset 0 */
-	uint32_t fin_seq;      /* sequence number the FIN took */
 	uint8_t seq_init;
 	uint8_t syn, fin, rst;
 };

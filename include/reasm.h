@@ -30,9 +30,12 @@ struct reasm_sink {
 struct reasm_stream {
 	uint32_t next_seq;        /* next byte we expect to deliver */
 	uint8_t started;          /* next_seq is valid */
-	uint8_t fin_seen;
+	uint8_t fin_seen;         /* fin_seq is valid */
 	uint16_t queued_segs;
 	uint32_t queued_bytes;
+	uint32_t fin_seq;         /* the FIN's sequence number: no byte there */
+	uint32_t held_ack;        /* a pure acknowledgement not yet settled */
+	uint8_t ack_held;
 	struct reasm_seg *queue;  /* out-of-order segments, sorted by seq */
 	uint64_t delivered;       /* stream bytes delivered so far */
 	uint32_t gaps;            /* holes declared */
@@ -69,15 +72,29 @@ void reasm_stream_syn(struct reasm_stream *s, uint32_t isn);
 void reasm_stream_segment(struct reasm_pool *pool, struct reasm_stream *s,
                           uint32_t seq, const uint8_t *data, uint32_t len,
                           const struct reasm_sink *sink);
+/* This direction sent its FIN at fin_seq: the number it takes carries no
+ * byte, so acknowledgements are clipped to it. */
+void reasm_stream_fin(struct reasm_stream *s, uint32_t fin_seq);
 /* The receiver acknowledged every byte before `ack`. Bytes below it that
  * this stream never saw were lost by the capture (the network delivered
  * them), so they will not come again: declare those holes as gaps now and
  * deliver what follows, keeping this direction's data ahead of the reply
- * that the acknowledgement precedes. The caller clips `ack` to the FIN's
- * sequence number (the FIN takes one number but carries no byte). */
+ * that the acknowledgement precedes. */
 void reasm_stream_ack(struct reasm_pool *pool, struct reasm_stream *s, uint32_t ack,
                       const struct reasm_sink *sink);
-/* End of stream: deliver whatever is queued, declaring gaps for holes. */
+/* A pure acknowledgement (no payload) makes the same claim, but it may
+ * have overtaken the bytes it acknowledges on their way to the sensor:
+ * the two directions can reach a SPAN or TAP port by different paths
+ * (Wireshark shows "ACKed unseen segment", then the segment itself). It
+ * is held, and settled by the acknowledging side's next packet or the end
+ * of the stream: only bytes still missing then are declared lost. Holding
+ * a newer one keeps the newer. */
+void reasm_stream_ack_hold(struct reasm_stream *s, uint32_t ack);
+/* Apply the held acknowledgement, if any, as reasm_stream_ack does. */
+void reasm_stream_ack_settle(struct reasm_pool *pool, struct reasm_stream *s,
+                             const struct reasm_sink *sink);
+/* End of stream: settle a held acknowledgement, then deliver whatever is
+ * queued, declaring gaps for holes. */
 void reasm_stream_flush(struct reasm_pool *pool, struct reasm_stream *s,
                         const struct reasm_sink *sink);
 /* Drop queued segments without delivering them. */

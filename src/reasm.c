@@ -324,11 +324,19 @@ void reasm_stream_segment(struct reasm_pool *pool, struct reasm_stream *s,
 	}
 }
 
+void reasm_stream_fin(struct reasm_stream *s, uint32_t fin_seq)
+{
+	s->fin_seen = 1;
+	s->fin_seq = fin_seq;
+}
+
 void reasm_stream_ack(struct reasm_pool *pool, struct reasm_stream *s, uint32_t ack,
                       const struct reasm_sink *sink)
 {
 	if (!s->started)
 		return;
+	if (s->fin_seen && seq_lt(s->fin_seq, ack))
+		ack = s->fin_seq;
 	/* Ignore acknowledgements implausibly far ahead (garbage or an ACK
 	 * from before a sequence jump): they would declare a huge gap. */
 	if (!seq_lt(s->next_seq, ack) || ack - s->next_seq >= REASM_WINDOW)
@@ -343,9 +351,27 @@ void reasm_stream_ack(struct reasm_pool *pool, struct reasm_stream *s, uint32_t 
 	}
 }
 
+void reasm_stream_ack_hold(struct reasm_stream *s, uint32_t ack)
+{
+	if (!s->ack_held || seq_lt(s->held_ack, ack)) {
+		s->held_ack = ack;
+		s->ack_held = 1;
+	}
+}
+
+void reasm_stream_ack_settle(struct reasm_pool *pool, struct reasm_stream *s,
+                             const struct reasm_sink *sink)
+{
+	if (!s->ack_held)
+		return;
+	s->ack_held = 0;
+	reasm_stream_ack(pool, s, s->held_ack, sink);
+}
+
 void reasm_stream_flush(struct reasm_pool *pool, struct reasm_stream *s,
                         const struct reasm_sink *sink)
 {
+	reasm_stream_ack_settle(pool, s, sink);
 	while (s->queue) {
 		if (seq_lt(s->next_seq, s->queue->seq))
 			declare_gap(s, sink, s->queue->seq);

@@ -480,12 +480,17 @@ static void tcp_payload(struct worker *w, struct flow *f, enum dir dir, const st
 		 * holes below it are capture losses. */
 		enum dir other = (enum dir)!dir;
 		uint32_t ack = p->ack;
-		const struct flow_dir *od = &f->dir[other];
-		if (od->fin && (int32_t)(ack - od->fin_seq) > 0)
-			ack = od->fin_seq;
 		struct sink_ctx osc = { w, f, other };
 		struct reasm_sink osink = { sink_deliver, sink_gap, &osc };
-		reasm_stream_ack(w->pool, &f->rs[other], ack, &osink);
+		/* This side's previous pure ACK was not overtaken after all if
+		 * what it acknowledged is still missing now. A reply's ACK is
+		 * applied at once: the data before it must reach the dissector
+		 * before the reply does. */
+		reasm_stream_ack_settle(w->pool, &f->rs[other], &osink);
+		if (p->payload_len)
+			reasm_stream_ack(w->pool, &f->rs[other], ack, &osink);
+		else
+			reasm_stream_ack_hold(&f->rs[other], ack);
 		if (f->dmode != FLOW_D_PROBING && f->dmode != FLOW_D_ACTIVE) {
 			release_streams(w, f);
 			return;
@@ -600,7 +605,7 @@ static void tcp_state(struct flow *f, enum dir dir, const struct pkt *p)
 	}
 	if (fl & TCP_FIN) {
 		d->fin = 1;
-		d->fin_seq = p->seq + p->payload_wire_len;
+		reasm_stream_fin(&f->rs[dir], p->seq + p->payload_wire_len);
 		f->tcp_state = (f->dir[0].fin && f->dir[1].fin) ? FLOW_TCP_CLOSED : FLOW_TCP_CLOSING;
 	}
 }

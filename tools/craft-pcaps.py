@@ -370,6 +370,55 @@ S: 221 2.0.0 Bye
     cap.write(path)
 
 
+def tcp_ack_first(path):
+    """SMTP as a SPAN port can deliver it: the two directions reach the
+    sensor by different paths, so some of the server's pure ACKs are
+    captured just before the client segments they acknowledge (at the same
+    microsecond), as in Wireshark's "ACKed unseen segment" followed by the
+    segment. Also the ACK of the client's FIN comes before the FIN. Nothing
+    is lost: the message must come out whole, with no gap."""
+    cap = Capture("eth")
+    f = Flow(cap, CLIENT4, SERVER4, 40023, 25, T0, mss=100)
+    f.handshake()
+    f.run(transcript("""
+S: 220 relay.example.net ESMTP
+C: EHLO client.example.org
+S: 250-relay.example.net
+S: 250 8BITMIME
+C: MAIL FROM:<%s>
+S: 250 2.1.0 Ok
+C: RCPT TO:<%s>
+S: 250 2.1.5 Ok
+C: DATA
+S: 354 End data with <CR><LF>.<CR><LF>
+""" % (FROM, RCPTS[0])))
+    data = "\r\n".join(message_lines(FROM, RCPTS[:1], "ack first", ["captured out of step"],
+                                     ATTACH, msgid="ackfirst")).encode() + b"\r\n.\r\n"
+    for i, (seq, chunk) in enumerate(f.segments("C", data)):
+        if i % 2:
+            # the server's ACK overtakes the segment on its way to the sensor
+            f.packet("S", P.TCP_ACK, f.seq["S"], seq + len(chunk))
+            f.packet("C", P.TCP_PSH | P.TCP_ACK, seq, f.ack["C"], chunk)
+        else:
+            f.packet("C", P.TCP_PSH | P.TCP_ACK, seq, f.ack["C"], chunk)
+            f.tick(f.rtt)
+            f.packet("S", P.TCP_ACK, f.seq["S"], seq + len(chunk))
+        f.tick(f.gap)
+    f.ack["S"] = f.seq["C"]
+    f.run(transcript("""
+S: 250 2.0.0 Ok: queued as 4TqACK1
+C: QUIT
+S: 221 2.0.0 Bye
+"""))
+    # server closes; its ACK of the client's FIN is captured before the FIN
+    f.packet("S", P.TCP_FIN | P.TCP_ACK, f.seq["S"], f.ack["S"])
+    f.seq["S"] += 1
+    f.tick(f.rtt)
+    f.packet("S", P.TCP_ACK, f.seq["S"], f.seq["C"] + 1)
+    f.packet("C", P.TCP_FIN | P.TCP_ACK, f.seq["C"], f.seq["S"])
+    cap.write(path)
+
+
 def tcp_gap(path):
     """SMTP with one client segment missing from the capture in the middle
     of DATA (the server did get it: it answers 250), then a second
@@ -859,6 +908,7 @@ CAPTURES = {
     "link-null": link_capture("null"),
     "tcp-reorder": tcp_reorder,
     "tcp-gap": tcp_gap,
+    "tcp-ack-first": tcp_ack_first,
     "smtp-bdat": smtp_bdat,
     "smtp-pipelining": smtp_pipelining,
     "smtp-8080": smtp_8080,

@@ -405,6 +405,58 @@ static void test_ack_declares_gap(void)
 	reasm_pool_free(pool);
 }
 
+/* A pure ACK may reach the capture before the data it acknowledges: it
+ * is held until the acknowledging side's next packet or the end. */
+static void test_ack_held(void)
+{
+	struct reasm_pool *pool = pool_default();
+	struct fixture f;
+	fx_init(&f, pool);
+	reasm_stream_syn(&f.s, 100);
+	seg(&f, 101, "DATA\r\n");
+	/* the ACK for the next line overtook it: no gap, the line follows */
+	reasm_stream_ack_hold(&f.s, 117);
+	CHECK_STR(f.out.text, "DATA\r\n");
+	seg(&f, 107, "line one\r\n");
+	reasm_stream_ack_settle(pool, &f.s, &f.sink);
+	CHECK_STR(f.out.text, "DATA\r\nline one\r\n");
+	CHECK_INT(f.s.gaps, 0);
+	CHECK_INT(f.s.dup_bytes, 0);
+	/* settling twice, or with nothing held, does nothing */
+	reasm_stream_ack_settle(pool, &f.s, &f.sink);
+	CHECK_INT(f.s.gaps, 0);
+	/* held past bytes that never come, then the acknowledging side's next
+	 * packet: lost, and the queued data after them comes out */
+	seg(&f, 127, "tail\r\n");          /* 117..126 missing */
+	reasm_stream_ack_hold(&f.s, 133);
+	reasm_stream_ack_hold(&f.s, 120);    /* an older one keeps the newer */
+	CHECK_STR(f.out.text, "DATA\r\nline one\r\n");
+	reasm_stream_ack_settle(pool, &f.s, &f.sink);
+	CHECK_STR(f.out.text, "DATA\r\nline one\r\n[gap 10]tail\r\n");
+	CHECK_INT(f.s.gaps, 1);
+	/* the end of the stream settles a held one: acknowledged bytes that
+	 * never came are a gap, though nothing is queued after them */
+	reasm_stream_ack_hold(&f.s, 140);
+	reasm_stream_flush(pool, &f.s, &f.sink);
+	CHECK_STR(f.out.text, "DATA\r\nline one\r\n[gap 10]tail\r\n[gap 7]");
+	CHECK_INT(f.s.gaps, 2);
+	CHECK_INT(reasm_pool_used(pool), 0);
+	/* the FIN's number carries no byte: acknowledging it, even before
+	 * the FIN is seen, loses nothing */
+	struct fixture g;
+	fx_init(&g, pool);
+	reasm_stream_syn(&g.s, 0);
+	seg(&g, 1, "QUIT\r\n");
+	reasm_stream_ack_hold(&g.s, 8);
+	reasm_stream_fin(&g.s, 7);
+	reasm_stream_flush(pool, &g.s, &g.sink);
+	CHECK_STR(g.out.text, "QUIT\r\n");
+	CHECK_INT(g.s.gaps, 0);
+	reasm_stream_ack(pool, &g.s, 8, &g.sink);
+	CHECK_INT(g.s.gaps, 0);
+	reasm_pool_free(pool);
+}
+
 static void test_midstream(void)
 {
 	struct reasm_pool *pool = pool_default();
@@ -460,6 +512,7 @@ int main(void)
 	test_pool_shared();
 	test_flush();
 	test_ack_declares_gap();
+	test_ack_held();
 	test_midstream();
 	test_release();
 	return check_done();
