@@ -15,6 +15,10 @@
  *         bit 3: flush the stream after the op
  *         bit 4: release the stream's queue after the op
  *         bit 5: this copy's bytes are altered (pattern XOR 0x5b)
+ *         bit 6: not data but the receiver's acknowledgement of every byte
+ *                before offset: held (a pure ACK) with bit 7, else applied;
+ *                with bit 1, the stream's FIN at offset instead
+ *         bit 7 (without bit 6): settle a held acknowledgement first
  *   length is taken modulo 2048 (large enough to span several slots).
  * Limits byte: pool slots = bits 0-2 (0..7), max segments = bits 3-5 + 1,
  * max bytes per stream = 256 << bits 6-7.
@@ -22,9 +26,11 @@
  * Invariants checked (trap on violation):
  *   - every delivered byte equals the first copy fed at its offset;
  *   - a gap only skips offsets for which no copy is held;
- *   - the delivery cursor never passes the highest byte fed;
+ *   - the delivery cursor never passes the highest byte fed or
+ *     acknowledged (an acknowledgement clipped to the FIN);
  *   - per-stream queue bounds and the pool size are never exceeded;
- *   - after flushing: nothing queued, cursor == highest byte fed, and
+ *   - after flushing: nothing queued, cursor == highest byte fed or
+ *     acknowledged, and
  *     every fed byte was delivered, dropped as duplicate, dropped as out
  *     of window or discarded by a release;
  *   - after releasing both streams the pool is empty. */
@@ -48,6 +54,10 @@ struct fz_stream {
 	int positioned;         /* cursor valid */
 	int64_t cursor;         /* stream offset of the next byte the sink gets */
 	int64_t highest;        /* end offset of the furthest byte fed */
+	int64_t acked;          /* furthest acknowledgement applied */
+	int64_t held_ack;       /* an acknowledgement held (ack_held) */
+	int ack_held, fin;
+	int64_t fin_off;
 	uint64_t fed, released;
 	uint32_t gen;           /* offsets marked with this generation are held */
 	uint32_t *held;         /* a copy of this offset is held (if >= cursor) */
@@ -65,6 +75,32 @@ static inline uint8_t pat(int id, uint32_t k)
 	return (uint8_t)(k * 131u + (k >> 8) * 7u + (k >> 16) + (uint32_t)id * 101u);
 }
 
+/* How far the sink may go: what was fed or acknowledged. */
+static int64_t fz_reach(const struct fz_stream *f)
+{
+	return f->acked > f->highest ? f->acked : f->highest;
+}
+
+/* Mirror of reasm_stream_ack's effect, before the call, so the sink's
+ * checks know how far it may go. */
+static void fz_ack(struct fz_stream *f, int64_t off)
+{
+	if (!f->s.started || !f->positioned)
+		return;
+	if (f->fin && off > f->fin_off)
+		off = f->fin_off;
+	if (off > f->acked)
+		f->acked = off;
+}
+
+/* The held acknowledgement is applied (settle, flush). */
+static void fz_settle(struct fz_stream *f)
+{
+	if (f->ack_held)
+		fz_ack(f, f->held_ack);
+	f->ack_held = 0;
+}
+
 static void fz_deliver(void *user, const uint8_t *d, size_t len)
 {
 	struct fz_stream *f = user;
@@ -76,7 +112,7 @@ static void fz_deliver(void *user, const uint8_t *d, size_t len)
 			__builtin_trap();
 	}
 	f->cursor += (int64_t)len;
-	if (f->cursor > f->highest)
+	if (f->cursor > fz_reach(f))
 		__builtin_trap();
 }
 
@@ -91,7 +127,7 @@ static void fz_gap(void *user, uint64_t missing)
 			__builtin_trap();
 	}
 	f->cursor += (int64_t)missing;
-	if (f->cursor > f->highest)
+	if (f->cursor > fz_reach(f))
 		__builtin_trap();
 }
 
@@ -110,7 +146,7 @@ static void fz_check_flushed(const struct fz_stream *f)
 {
 	if (f->s.queue || f->s.queued_bytes || f->s.queued_segs)
 		__builtin_trap();
-	if (f->positioned && f->cursor != f->highest)
+	if (f->positioned && f->cursor != fz_reach(f))
 		__builtin_trap();
 	if (f->fed != f->s.delivered + f->s.dup_bytes + f->s.oow_bytes + f->released)
 		__builtin_trap();
@@ -141,6 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&fs[i], 0, sizeof fs[i]);
 		reasm_stream_init(&fs[i].s);
 		fs[i].id = i;
+		fs[i].acked = INT64_MIN; /* nothing acknowledged yet */
 		fs[i].gen = ++fz_gen;
 		fs[i].held = fz_held[i];
 		fs[i].val = fz_val[i];
@@ -158,7 +195,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t len = (uint32_t)(data[3] | data[4] << 8) % FZ_MAXLEN;
 		if (fl & 4)
 			off = -off;
-		if (fl & 2) {
+		uint32_t at = f->base + (uint32_t)off;
+		if (fl & 64) {
+			if (fl & 2) {
+				reasm_stream_fin(&f->s, at);
+				f->fin = 1;
+				f->fin_off = off;
+			} else if (fl & 128) {
+				reasm_stream_ack_hold(&f->s, at);
+				if (!f->ack_held || off > f->held_ack)
+					f->held_ack = off;
+				f->ack_held = 1;
+			} else {
+				fz_ack(f, off);
+				reasm_stream_ack(pool, &f->s, at, &sink[fl & 1]);
+			}
+		} else if (fl & 2) {
 			int was_started = f->s.started;
 			reasm_stream_syn(&f->s, f->base - 1);
 			/* a SYN positions a stream that has not moved yet */
@@ -169,7 +221,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				f->cursor = 0;
 			}
 		} else {
-			uint32_t seq = f->base + (uint32_t)off;
+			if (fl & 128) {
+				fz_settle(f);
+				reasm_stream_ack_settle(pool, &f->s, &sink[fl & 1]);
+			}
+			uint32_t seq = at;
 			uint8_t x = (fl & 32) ? 0x5b : 0;
 			for (uint32_t i = 0; i < len; i++)
 				buf[i] = pat(f->id, (uint32_t)(off + (int64_t)i)) ^ x;
@@ -195,6 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		fz_check_bounds(pool, f, &lim);
 		if (fl & 8) {
+			fz_settle(f);
 			reasm_stream_flush(pool, &f->s, &sink[fl & 1]);
 			fz_check_flushed(f);
 		}
@@ -210,6 +267,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	for (int i = 0; i < 2; i++) {
+		fz_settle(&fs[i]);
 		reasm_stream_flush(pool, &fs[i].s, &sink[i]);
 		fz_check_flushed(&fs[i]);
 		reasm_stream_release(pool, &fs[i].s);
