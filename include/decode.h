@@ -22,7 +22,8 @@
 	X(IPV6_EXT_CHAIN, "ipv6_ext_chain", "IPv6 extension header chain truncated or too long") \
 	X(TRUNCATED_TCP, "truncated_tcp", "captured bytes end inside the TCP header") \
 	X(BAD_TCP_HEADER_LEN, "bad_tcp_header_len", "TCP data offset below 5 or past the segment") \
-	X(TRUNCATED_UDP, "truncated_udp", "captured bytes end inside the UDP header")
+	X(TRUNCATED_UDP, "truncated_udp", "captured bytes end inside the UDP header") \
+	X(BAD_TUNNEL, "bad_tunnel", "a VXLAN, GENEVE, GRE or ERSPAN header cut short or malformed, or tunnels nested more than two deep")
 
 enum decode_result {
 	DECODE_OK = 0,
@@ -62,6 +63,8 @@ struct pkt {
 	uint8_t l4_proto;        /* 6 TCP, 17 UDP */
 	uint8_t tcp_flags;       /* raw TCP flag byte */
 	uint8_t ip_len_from_frame; /* the IP length field was 0: segmentation offload */
+	uint8_t tunnels;         /* tunnel headers removed (decap.h); l3 is the innermost */
+	uint8_t tunnel_kind;     /* the outermost one's enum decap_kind, when tunnels */
 	uint8_t vlan_count;
 	uint16_t vlan[2];        /* outer first */
 	uint16_t sport, dport;
@@ -75,6 +78,9 @@ struct pkt {
 #define TCP_RST 0x04
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
+
+/* Tunnels decoded through, one inside another at most this deep. */
+#define DECODE_MAX_TUNNELS 2
 
 /* A host that hands segmentation to its NIC (TSO/LSO, GSO) gives its own
  * capture IP packets larger than the MTU whose IPv4 total length or IPv6

@@ -6,6 +6,7 @@
  * first: the frame is hostile, so each way it can be short or inconsistent
  * maps to one named DECODE_ERR_* instead of a crash or an assert. */
 #include <string.h>
+#include "decap.h"
 #include "decode.h"
 
 #define ETH_HDR_LEN 14
@@ -86,6 +87,54 @@ int decode_linktype_supported(int linktype)
 	}
 }
 
+static enum decode_result decode_ip(const uint8_t *ip, uint32_t caplen, int want_version,
+                                    struct pkt *out);
+static enum decode_result decode_ethertype(uint16_t type, const uint8_t *p, uint32_t len,
+                                           struct pkt *out);
+
+/* The packet a tunnel carries (decap.h) replaces the one that carried it:
+ * p[0..len) starts with the tunnel header d describes. */
+static enum decode_result decode_inner(const struct decap *d, const uint8_t *p, uint32_t len,
+                                       struct pkt *out)
+{
+	if (out->tunnels == DECODE_MAX_TUNNELS)
+		return DECODE_ERR_BAD_TUNNEL;
+	struct pkt outer = *out;
+	memset(out, 0, sizeof *out);
+	out->ts_usec = outer.ts_usec;
+	out->caplen = outer.caplen;
+	out->frame_len = outer.frame_len;
+	out->tunnels = (uint8_t)(outer.tunnels + 1);
+	out->tunnel_kind = outer.tunnels ? outer.tunnel_kind : (uint8_t)d->kind;
+	p += d->hdr_len;
+	len -= d->hdr_len;
+	switch (d->inner) {
+	case DECAP_INNER_ETHERNET:
+		if (len < ETH_HDR_LEN)
+			return DECODE_ERR_TRUNCATED_L2;
+		return decode_ethertype(rd16(p + 12), p + ETH_HDR_LEN, len - ETH_HDR_LEN, out);
+	case DECAP_INNER_IPV4:
+		return decode_ip(p, len, 4, out);
+	default:
+		return decode_ip(p, len, 6, out);
+	}
+}
+
+/* The payload of an IP packet whose protocol is GRE. */
+static enum decode_result decode_gre(const uint8_t *p, uint32_t len, struct pkt *out)
+{
+	struct decap d;
+	switch (decap_gre(p, len, &d)) {
+	case DECAP_OK:
+		return decode_inner(&d, p, len, out);
+	case DECAP_BAD:
+		return DECODE_ERR_BAD_TUNNEL;
+	default:
+		out->l4_proto = IPPROTO_GRE_;
+		return DECODE_NOT_TRACKED;
+	}
+}
+
 /* TCP or UDP at l4; wire_len is what the IP header says the segment spans,
  * cap_len what is captured of it (never more than wire_len). */
 static enum decode_result decode_l4(const uint8_t *l4, uint32_t wire_len, uint32_t cap_len,
@@ -120,6 +169,15 @@ static enum decode_result decode_l4(const uint8_t *l4, uint32_t wire_len, uint32
 		hlen = UDP_HDR_LEN;
 		out->sport = rd16(l4);
 		out->dport = rd16(l4 + 2);
+		struct decap d;
+		switch (decap_udp(out->dport, l4 + hlen, cap_len - hlen, &d)) {
+		case DECAP_OK:
+			return decode_inner(&d, l4 + hlen, cap_len - hlen, out);
+		case DECAP_BAD:
+			return DECODE_ERR_BAD_TUNNEL;
+		default:
+			break;
+		}
 	}
 	out->payload_len = cap_len - hlen;
 	out->payload_wire_len = wire_len - hlen;
@@ -170,6 +228,8 @@ static enum decode_result decode_ipv4(const uint8_t *ip, uint32_t caplen, struct
 	 * MF is decoded from the bytes it carries. */
 	if (frag & 0x1fff)
 		return DECODE_NOT_TRACKED;
+	if (ip[9] == IPPROTO_GRE_)
+		return decode_gre(ip + ihl, cap - ihl, out);
 	if (ip[9] != IPPROTO_TCP_ && ip[9] != IPPROTO_UDP_)
 		return DECODE_NOT_TRACKED;
 	return decode_l4(ip + ihl, total - ihl, cap - ihl, ip[9], out);
@@ -204,6 +264,8 @@ static enum decode_result decode_ipv6(const uint8_t *ip, uint32_t caplen, struct
 
 		if (nh == IPPROTO_TCP_ || nh == IPPROTO_UDP_)
 			break;
+		if (nh == IPPROTO_GRE_)
+			return decode_gre(ip + off, cap - off, out);
 		if (nh != IPPROTO_HOPOPTS_ && nh != IPPROTO_ROUTING_ && nh != IPPROTO_FRAGMENT_ &&
 		    nh != IPPROTO_DSTOPTS_ && nh != IPPROTO_AH_) {
 			/* ESP, no-next-header, ICMPv6, anything else. */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "bench_cut.h"
+#include "decap.h"
 #include "decode.h"
 #include "dissector.h"
 #include "event.h"
@@ -66,6 +67,7 @@ struct capture {
 	uint64_t max_ts;
 	uint64_t packets, bytes, ring_drops, decoded, oversize;
 	uint64_t offloaded; /* decoded with the IP length from the frame (decode.h) */
+	uint64_t decapsulated[DECAP_KINDS]; /* decoded through a tunnel, by the outermost */
 	uint64_t decode[DECODE_RESULT_COUNT];
 	char input_error[256];
 };
@@ -120,6 +122,8 @@ static void dispatch(struct capture *c, const struct pcap_pkthdr *h, const uint8
 		return;
 	c->decoded++;
 	c->offloaded += p.ip_len_from_frame;
+	if (p.tunnels)
+		c->decapsulated[p.tunnel_kind]++;
 	uint32_t hash = pkt_flow_hash(&p);
 	unsigned wi = hash % c->n;
 	struct ring *ring = worker_ring(c->workers[wi]);
@@ -321,6 +325,11 @@ static json_t *stats_event(struct capture *c, struct worker **workers, unsigned 
 	jset(st, "decoded", json_integer((json_int_t)c->decoded));
 	jset(st, "not_tracked", json_integer((json_int_t)c->decode[DECODE_NOT_TRACKED]));
 	jset(st, "offloaded", json_integer((json_int_t)c->offloaded));
+	json_t *tun = json_object();
+	for (int k = 0; k < DECAP_KINDS; k++)
+		json_object_set_new(tun, decap_kind_name((enum decap_kind)k),
+		                    json_integer((json_int_t)c->decapsulated[k]));
+	jset(st, "decapsulated", tun);
 	json_t *de = json_object();
 	for (int r = DECODE_NOT_TRACKED + 1; r < DECODE_RESULT_COUNT; r++)
 		if (c->decode[r])

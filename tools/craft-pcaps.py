@@ -63,9 +63,11 @@ def transcript(text):
 
 class Capture:
     """Collects frames of one or more flows and writes them sorted by time.
-    link: 'eth', 'vlan', 'qinq', 'sll', 'sll2', 'raw', 'null'."""
+    link: 'eth', 'vlan', 'qinq', 'sll', 'sll2', 'raw', 'null', or a mirror
+    tunnel around Ethernet: 'vxlan', 'erspan' (type II)."""
 
     LINKTYPES = {"eth": P.LINKTYPE_ETHERNET, "vlan": P.LINKTYPE_ETHERNET,
+                 "vxlan": P.LINKTYPE_ETHERNET, "erspan": P.LINKTYPE_ETHERNET,
                  "qinq": P.LINKTYPE_ETHERNET, "sll": P.LINKTYPE_LINUX_SLL,
                  "sll2": P.LINKTYPE_LINUX_SLL2, "raw": P.LINKTYPE_RAW,
                  "null": P.LINKTYPE_NULL}
@@ -73,6 +75,7 @@ class Capture:
     def __init__(self, link="eth"):
         self.link = link
         self.frames = []  # (ts, seqno, frame) - seqno keeps emit order on ties
+        self.mirrored = 0  # frames sent through the mirror tunnel so far
 
     def frame(self, ip_pkt, v6, from_client):
         et = P.ETH_IPV6 if v6 else P.ETH_IPV4
@@ -80,6 +83,11 @@ class Capture:
         dst = P.SERVER_MAC if from_client else P.CLIENT_MAC
         if self.link == "eth":
             return P.ethernet(dst, src, et, ip_pkt)
+        if self.link in ("vxlan", "erspan"):
+            self.mirrored += 1
+            frame = P.ethernet(dst, src, et, ip_pkt)
+            return (P.vxlan(frame) if self.link == "vxlan"
+                    else P.erspan2(frame, self.mirrored))
         if self.link == "vlan":
             return P.ethernet(dst, src, et, ip_pkt, vlans=(120,))
         if self.link == "qinq":
@@ -906,6 +914,8 @@ CAPTURES = {
     "link-sll2": link_capture("sll2"),
     "link-raw": link_capture("raw"),
     "link-null": link_capture("null"),
+    "mirror-vxlan": link_capture("vxlan"),
+    "mirror-erspan-ipv6": link_capture("erspan", v6=True),
     "tcp-reorder": tcp_reorder,
     "tcp-gap": tcp_gap,
     "tcp-ack-first": tcp_ack_first,

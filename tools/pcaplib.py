@@ -193,6 +193,30 @@ def sll2(ethertype, payload, ifindex=2, outgoing=False, addr=CLIENT_MAC):
                        addr.ljust(8, b"\0")) + payload
 
 
+MIRROR_MAC = bytes.fromhex("020000000c01")   # the mirror source's port
+SENSOR_MAC = bytes.fromhex("020000000d01")
+MIRROR_SRC = bytes([192, 0, 2, 10])            # TEST-NET-1: the mirror session's
+SENSOR_DST = bytes([192, 0, 2, 20])            # own ends, not the mirrored hosts
+
+
+def vxlan(frame, vni=4242, sport=49152):
+    """A mirrored Ethernet frame as VPC traffic mirroring sends it: outer
+    Ethernet, IPv4, UDP to 4789 (checksum 0), VXLAN with the I flag."""
+    inner = struct.pack("!BBHI", 0x08, 0, 0, vni << 8) + frame
+    udp = struct.pack("!HHHH", sport, 4789, 8 + len(inner), 0) + inner
+    return ethernet(SENSOR_MAC, MIRROR_MAC, ETH_IPV4, ipv4_packet(MIRROR_SRC, SENSOR_DST, 17, udp))
+
+
+def erspan2(frame, seq, session=100):
+    """A mirrored Ethernet frame as a switch's ERSPAN type II session
+    sends it: GRE with a sequence number, protocol 0x88be, then the 8-byte
+    ERSPAN header (version 1, session id)."""
+    gre = struct.pack("!HHI", 0x1000, 0x88BE, seq & 0xFFFFFFFF)
+    hdr = struct.pack("!HHI", (1 << 12), session & 0x3FF, 0)
+    return ethernet(SENSOR_MAC, MIRROR_MAC, ETH_IPV4,
+                    ipv4_packet(MIRROR_SRC, SENSOR_DST, 47, gre + hdr + frame))
+
+
 def null_loop(payload, v6=False):
     """BSD loopback: 4-byte address family in host (here little-endian)
     byte order: 2 = AF_INET, 24 = AF_INET6 (NetBSD/OpenBSD value;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
+#include "decap.h"
 #include "decode.h"
 
 struct frame_spec {
@@ -641,6 +642,175 @@ static void test_offloaded_lengths(void)
 	CHECK_INT(p.ip_len, 47);
 }
 
+/* An outer Ethernet + IP (v6 or v4) packet of protocol proto (UDP to
+ * udp_dport, or GRE) whose payload is hdr then the inner packet: the whole
+ * inner frame when inner_eth, else its IP packet. */
+static void wrap(struct frame *out, int v6, int proto, uint16_t udp_dport, const uint8_t *hdr,
+                 size_t hlen, const struct frame *inner, int inner_eth)
+{
+	memset(out, 0, sizeof *out);
+	uint8_t *p = out->b;
+	memcpy(p, "\x02\x00\x00\x00\x00\x03\x02\x00\x00\x00\x00\x04", 12);
+	put16(p + 12, v6 ? 0x86dd : 0x0800);
+	p += 14;
+	out->l3 = 14;
+	out->v6 = v6;
+	uint8_t *ip = p;
+	size_t iph = v6 ? 40 : 20;
+	memset(ip, 0, iph);
+	if (v6) {
+		ip[0] = 0x60;
+		ip[6] = (uint8_t)proto;
+		ip[7] = 64;
+		inet_pton(AF_INET6, "2001:db8:ffff::1", ip + 8);
+		inet_pton(AF_INET6, "2001:db8:ffff::2", ip + 24);
+	} else {
+		ip[0] = 0x45;
+		ip[8] = 64;
+		ip[9] = (uint8_t)proto;
+		inet_pton(AF_INET, "192.0.2.1", ip + 12);
+		inet_pton(AF_INET, "192.0.2.2", ip + 16);
+	}
+	p += iph;
+	uint8_t *udp = p;
+	if (proto == 17) {
+		put16(p, 50000);
+		put16(p + 2, udp_dport);
+		p += 8;
+	}
+	memcpy(p, hdr, hlen);
+	p += hlen;
+	const uint8_t *src = inner->b + (inner_eth ? 0 : inner->l3);
+	size_t n = inner_eth ? inner->len : inner->ip_end - inner->l3;
+	memcpy(p, src, n);
+	p += n;
+	put16(v6 ? ip + 4 : ip + 2, (uint16_t)(p - ip - (v6 ? 40 : 0)));
+	if (proto == 17)
+		put16(udp + 4, (uint16_t)(p - udp));
+	out->len = out->ip_end = (uint32_t)(p - out->b);
+}
+
+/* Mirrored traffic in VXLAN, GENEVE, GRE and ERSPAN: decoded as the
+ * packet inside. */
+static void test_tunnels(void)
+{
+	struct frame in, f, g;
+	struct pkt p = { 0 };
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = "EHLO x\r\n" }, &in);
+	static const uint8_t vxlan[] = { 0x08, 0, 0, 0, 0, 0, 42, 0 };
+
+	wrap(&f, 0, 17, 4789, vxlan, sizeof vxlan, &in, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.tunnels, 1);
+	CHECK_INT(p.tunnel_kind, DECAP_VXLAN);
+	CHECK(addr_is(p.src, "10.0.0.1") && addr_is(p.dst, "10.0.0.2"));
+	CHECK_INT(p.l4_proto, 6);
+	CHECK_INT(p.dport, 25);
+	CHECK(payload_is(&p, "EHLO x\r\n"));
+	CHECK_INT(p.ip_len, 20 + 20 + 8);
+	CHECK_INT(p.l3_caplen, 48);
+	CHECK_INT(p.caplen, f.len);
+	CHECK(p.l3 == f.b + 14 + 20 + 8 + 8 + 14);
+	/* snapped inside the inner payload: its IP header still says */
+	CHECK_INT(decode_snapped(LINK_ETHERNET, &f, f.len - 3, f.len, &p), DECODE_OK);
+	CHECK_INT(p.payload_len, 5);
+	CHECK_INT(p.payload_wire_len, 8);
+	/* without the I flag it is not VXLAN: a UDP datagram to 4789 */
+	static const uint8_t not_vxlan[] = { 0, 0, 0, 0, 0, 0, 42, 0 };
+	wrap(&f, 0, 17, 4789, not_vxlan, sizeof not_vxlan, &in, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.tunnels, 0);
+	CHECK_INT(p.l4_proto, 17);
+	CHECK_INT(p.dport, 4789);
+	/* a VXLAN header cut short */
+	wrap(&f, 0, 17, 4789, vxlan, 5, &(struct frame){ .len = 0 }, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_TUNNEL);
+	/* VXLAN in VXLAN, over IPv6: two deep is fine, three is not */
+	wrap(&g, 1, 17, 4789, vxlan, sizeof vxlan, &in, 1);
+	wrap(&f, 0, 17, 4789, vxlan, sizeof vxlan, &g, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.tunnels, 2);
+	CHECK_INT(p.tunnel_kind, DECAP_VXLAN);
+	CHECK(payload_is(&p, "EHLO x\r\n"));
+	struct frame h;
+	wrap(&h, 0, 17, 4789, vxlan, sizeof vxlan, &f, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &h, &p), DECODE_ERR_BAD_TUNNEL);
+
+	/* GENEVE: 8 bytes of options, then Ethernet; or straight IPv4 */
+	static const uint8_t geneve[] = { 0x02, 0, 0x65, 0x58, 0, 0, 1, 0,
+		                          1, 2, 3, 4, 5, 6, 7, 8 };
+	wrap(&f, 0, 17, 6081, geneve, sizeof geneve, &in, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.tunnel_kind, DECAP_GENEVE);
+	CHECK(payload_is(&p, "EHLO x\r\n"));
+	static const uint8_t geneve_ip[] = { 0, 0, 0x08, 0x00, 0, 0, 1, 0 };
+	wrap(&f, 0, 17, 6081, geneve_ip, sizeof geneve_ip, &in, 0);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.dport, 25);
+	/* options longer than the datagram */
+	static const uint8_t geneve_long[] = { 0x3f, 0, 0x65, 0x58, 0, 0, 1, 0 };
+	wrap(&f, 0, 17, 6081, geneve_long, sizeof geneve_long, &in, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_TUNNEL);
+
+	/* GRE: bridged Ethernet; IPv4 after checksum, key and sequence */
+	static const uint8_t gre_teb[] = { 0, 0, 0x65, 0x58 };
+	wrap(&f, 0, 47, 0, gre_teb, sizeof gre_teb, &in, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.tunnel_kind, DECAP_GRE);
+	CHECK(payload_is(&p, "EHLO x\r\n"));
+	static const uint8_t gre_cks[] = { 0xb0, 0, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 9 };
+	wrap(&f, 1, 47, 0, gre_cks, sizeof gre_cks, &in, 0);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.ip_version, 4);
+	CHECK(payload_is(&p, "EHLO x\r\n"));
+	/* the same header cut short */
+	wrap(&f, 0, 47, 0, gre_cks, 10, &(struct frame){ .len = 0 }, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_TUNNEL);
+	/* GRE that carries something else, or PPTP's version 1: not tracked */
+	static const uint8_t gre_keepalive[] = { 0, 0, 0, 0 };
+	wrap(&f, 0, 47, 0, gre_keepalive, sizeof gre_keepalive, &in, 0);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_NOT_TRACKED);
+	static const uint8_t gre_v1[] = { 0x30, 0x01, 0x88, 0x0b };
+	wrap(&f, 0, 47, 0, gre_v1, sizeof gre_v1, &in, 0);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_NOT_TRACKED);
+
+	/* ERSPAN type I (no sequence number, no header), II, and III with and
+	 * without its platform subheader */
+	static const uint8_t erspan1[] = { 0, 0, 0x88, 0xbe };
+	wrap(&f, 0, 47, 0, erspan1, sizeof erspan1, &in, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.tunnel_kind, DECAP_ERSPAN);
+	CHECK(payload_is(&p, "EHLO x\r\n"));
+	static const uint8_t erspan2[] = { 0x10, 0, 0x88, 0xbe, 0, 0, 0, 1,
+		                           0x10, 0x64, 0, 5, 0, 0, 0, 0 };
+	wrap(&f, 0, 47, 0, erspan2, sizeof erspan2, &in, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK_INT(p.tunnel_kind, DECAP_ERSPAN);
+	CHECK(payload_is(&p, "EHLO x\r\n"));
+	static const uint8_t erspan2_badver[] = { 0x10, 0, 0x88, 0xbe, 0, 0, 0, 1,
+		                                  0x20, 0x64, 0, 5, 0, 0, 0, 0 };
+	wrap(&f, 0, 47, 0, erspan2_badver, sizeof erspan2_badver, &in, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_TUNNEL);
+	static const uint8_t erspan3[] = { 0x10, 0, 0x22, 0xeb, 0, 0, 0, 1,
+		                           0x20, 0x64, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0 };
+	wrap(&f, 0, 47, 0, erspan3, sizeof erspan3, &in, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK(payload_is(&p, "EHLO x\r\n"));
+	static const uint8_t erspan3_sub[] = { 0x10, 0, 0x22, 0xeb, 0, 0, 0, 1,
+		                               0x20, 0x64, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1,
+		                               9, 9, 9, 9, 9, 9, 9, 9 };
+	wrap(&f, 0, 47, 0, erspan3_sub, sizeof erspan3_sub, &in, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK(payload_is(&p, "EHLO x\r\n"));
+	/* the subheader announced but missing */
+	wrap(&f, 0, 47, 0, erspan3_sub, 20, &(struct frame){ .len = 0 }, 1);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_TUNNEL);
+	/* a tunnel whose inner frame is cut inside its Ethernet header */
+	wrap(&f, 0, 47, 0, gre_teb, sizeof gre_teb, &in, 1);
+	CHECK_INT(decode_n(LINK_ETHERNET, &f, 14 + 20 + 4 + 10, &p), DECODE_ERR_TRUNCATED_L2);
+	CHECK(strcmp(decap_kind_name(DECAP_ERSPAN), "erspan") == 0);
+}
+
 static void test_malformed(void)
 {
 	struct frame f;
@@ -871,6 +1041,41 @@ static const int fuzz_links[] = {
 	LINK_NULL, LINK_LOOP, LINK_IPV4, LINK_IPV6,
 };
 
+static int write_frame_seed(const char *dir, const char *name, int link, const struct frame *f)
+{
+	char path[512];
+	uint8_t idx = 0;
+	while (fuzz_links[idx] != link)
+		idx++;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *fp = fopen(path, "wb");
+	if (!fp)
+		return 1;
+	int bad = fwrite(&idx, 1, 1, fp) != 1 || fwrite(f->b, 1, f->len, fp) != f->len;
+	return fclose(fp) != 0 || bad;
+}
+
+/* Ethernet frames with an SMTP line mirrored through a tunnel. */
+static int write_tunnel_seeds(const char *dir)
+{
+	static const uint8_t vxlan[] = { 0x08, 0, 0, 0, 0, 0, 42, 0 };
+	static const uint8_t erspan3[] = { 0x10, 0, 0x22, 0xeb, 0, 0, 0, 1,
+		                           0x20, 0x64, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1,
+		                           9, 9, 9, 9, 9, 9, 9, 9 };
+	static const uint8_t geneve[] = { 0x01, 0, 0x08, 0x00, 0, 0, 1, 0, 1, 2, 3, 4 };
+	struct frame in, f;
+	int bad = 0;
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = "MAIL FROM:<a@example.org>\r\n" },
+	      &in);
+	wrap(&f, 0, 17, 4789, vxlan, sizeof vxlan, &in, 1);
+	bad |= write_frame_seed(dir, "eth-vxlan-smtp", LINK_ETHERNET, &f);
+	wrap(&f, 1, 47, 0, erspan3, sizeof erspan3, &in, 1);
+	bad |= write_frame_seed(dir, "eth-ipv6-erspan3-smtp", LINK_ETHERNET, &f);
+	wrap(&f, 0, 17, 6081, geneve, sizeof geneve, &in, 0);
+	bad |= write_frame_seed(dir, "eth-geneve-ipv4-smtp", LINK_ETHERNET, &f);
+	return bad;
+}
+
 static int write_seed(const char *dir, const char *name, const struct frame_spec *s)
 {
 	struct frame f;
@@ -924,6 +1129,7 @@ static int write_seeds(const char *dir)
 	bad |= write_seed(dir, "dlt-ipv6-udp", &(struct frame_spec){
 		.link = LINK_IPV6, .link_set = 1, .src = "2001:db8::9", .dst = "2001:db8::1",
 		.proto = 17, .sport = 1, .dport = 2, .ext = "dst", .payload = "u" });
+	bad |= write_tunnel_seeds(dir);
 	return bad;
 }
 
@@ -939,6 +1145,7 @@ int main(int argc, char **argv)
 	test_ipv4_fragments();
 	test_padding_and_snaplen();
 	test_offloaded_lengths();
+	test_tunnels();
 	test_malformed();
 	test_truncation_everywhere();
 	test_flow_hash();
