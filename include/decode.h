@@ -15,6 +15,7 @@
 	X(UNSUPPORTED_LINKTYPE, "unsupported_linktype", "link type not handled") \
 	X(TRUNCATED_L2, "truncated_l2", "captured bytes end inside the link header") \
 	X(TOO_MANY_VLANS, "too_many_vlans", "more than two stacked 802.1Q tags")   \
+	X(BAD_L2_SHIM, "bad_l2_shim", "an MPLS label stack deeper than eight, or a PPPoE header that is not version 1, type 1 session data") \
 	X(TRUNCATED_IP, "truncated_ip", "captured bytes end inside the IP header") \
 	X(BAD_IP_VERSION, "bad_ip_version", "IP version is neither 4 nor 6")      \
 	X(BAD_IP_HEADER_LEN, "bad_ip_header_len", "IPv4 IHL below 5 or past the packet") \

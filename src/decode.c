@@ -28,6 +28,15 @@
 #define ETHERTYPE_VLAN 0x8100
 #define ETHERTYPE_QINQ 0x88a8
 #define ETHERTYPE_QINQ_OLD 0x9100
+#define ETHERTYPE_MPLS 0x8847
+#define ETHERTYPE_MPLS_MC 0x8848
+#define ETHERTYPE_PPPOE 0x8864 /* session stage; discovery (0x8863) is not IP */
+#define MPLS_LABEL_LEN 4
+#define MPLS_MAX_LABELS 8
+#define MPLS_CONTROL_WORD 4
+#define PPPOE_HDR_LEN 8        /* PPPoE header and the PPP protocol field */
+#define PPP_IPV4 0x0021
+#define PPP_IPV6 0x0057
 
 #define IPPROTO_HOPOPTS_ 0
 #define IPPROTO_TCP_ 6
@@ -90,7 +99,7 @@ int decode_linktype_supported(int linktype)
 static enum decode_result decode_ip(const uint8_t *ip, uint32_t caplen, int want_version,
                                     struct pkt *out);
 static enum decode_result decode_ethertype(uint16_t type, const uint8_t *p, uint32_t len,
-                                           struct pkt *out);
+                                           int pw_depth, struct pkt *out);
 
 /* The packet a tunnel carries (decap.h) replaces the one that carried it:
  * p[0..len) starts with the tunnel header d describes. */
@@ -112,7 +121,7 @@ static enum decode_result decode_inner(const struct decap *d, const uint8_t *p, 
 	case DECAP_INNER_ETHERNET:
 		if (len < ETH_HDR_LEN)
 			return DECODE_ERR_TRUNCATED_L2;
-		return decode_ethertype(rd16(p + 12), p + ETH_HDR_LEN, len - ETH_HDR_LEN, out);
+		return decode_ethertype(rd16(p + 12), p + ETH_HDR_LEN, len - ETH_HDR_LEN, 0, out);
 	case DECAP_INNER_IPV4:
 		return decode_ip(p, len, 4, out);
 	default:
@@ -311,10 +320,65 @@ static enum decode_result decode_ip(const uint8_t *ip, uint32_t caplen, int want
 	return v == 4 ? decode_ipv4(ip, caplen, out) : decode_ipv6(ip, caplen, out);
 }
 
+/* An MPLS label stack (provider links): the labels down to the one
+ * marked bottom of stack, then IPv4 or IPv6 by its version nibble, or,
+ * after a pseudowire control word (first nibble 0), an Ethernet frame;
+ * pw_depth counts the pseudowires already inside, at most one more. */
+static enum decode_result decode_mpls(const uint8_t *p, uint32_t len, int pw_depth,
+                                      struct pkt *out)
+{
+	for (int n = 0;; n++) {
+		if (n == MPLS_MAX_LABELS)
+			return DECODE_ERR_BAD_L2_SHIM;
+		if (len < MPLS_LABEL_LEN)
+			return DECODE_ERR_TRUNCATED_L2;
+		int bottom = p[2] & 1;
+		p += MPLS_LABEL_LEN;
+		len -= MPLS_LABEL_LEN;
+		if (bottom)
+			break;
+	}
+	if (len < 1)
+		return DECODE_ERR_TRUNCATED_L2;
+	switch (p[0] >> 4) {
+	case 4:
+		return decode_ip(p, len, 4, out);
+	case 6:
+		return decode_ip(p, len, 6, out);
+	case 0:
+		if (pw_depth > 0)
+			return DECODE_ERR_BAD_L2_SHIM;
+		if (len < MPLS_CONTROL_WORD + ETH_HDR_LEN)
+			return DECODE_ERR_TRUNCATED_L2;
+		p += MPLS_CONTROL_WORD;
+		len -= MPLS_CONTROL_WORD;
+		return decode_ethertype(rd16(p + 12), p + ETH_HDR_LEN, len - ETH_HDR_LEN,
+		                        pw_depth + 1, out);
+	default:
+		return DECODE_NOT_TRACKED;
+	}
+}
+
+/* PPPoE session data (DSL links): version 1, type 1, code 0, then PPP
+ * carrying IPv4 or IPv6; other PPP protocols (LCP, IPCP) are not IP. */
+static enum decode_result decode_pppoe(const uint8_t *p, uint32_t len, struct pkt *out)
+{
+	if (len < PPPOE_HDR_LEN)
+		return DECODE_ERR_TRUNCATED_L2;
+	if (p[0] != 0x11 || p[1] != 0)
+		return DECODE_ERR_BAD_L2_SHIM;
+	uint16_t proto = rd16(p + 6);
+	if (proto == PPP_IPV4)
+		return decode_ip(p + PPPOE_HDR_LEN, len - PPPOE_HDR_LEN, 4, out);
+	if (proto == PPP_IPV6)
+		return decode_ip(p + PPPOE_HDR_LEN, len - PPPOE_HDR_LEN, 6, out);
+	return DECODE_NOT_TRACKED;
+}
+
 /* Ethertype dispatch shared by Ethernet and both cooked formats; p/len start
  * right after the ethertype field, which is where VLAN tags sit too. */
 static enum decode_result decode_ethertype(uint16_t type, const uint8_t *p, uint32_t len,
-                                           struct pkt *out)
+                                           int pw_depth, struct pkt *out)
 {
 	while (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_OLD) {
 		if (out->vlan_count == VLAN_MAX)
@@ -330,6 +394,10 @@ static enum decode_result decode_ethertype(uint16_t type, const uint8_t *p, uint
 		return decode_ip(p, len, 4, out);
 	if (type == ETHERTYPE_IPV6)
 		return decode_ip(p, len, 6, out);
+	if (type == ETHERTYPE_MPLS || type == ETHERTYPE_MPLS_MC)
+		return decode_mpls(p, len, pw_depth, out);
+	if (type == ETHERTYPE_PPPOE)
+		return decode_pppoe(p, len, out);
 	return DECODE_NOT_TRACKED; /* ARP, LLDP, 802.3 length field, ... */
 }
 
@@ -361,17 +429,17 @@ enum decode_result decode_packet(int linktype, const uint8_t *frame, uint32_t ca
 		if (caplen < ETH_HDR_LEN)
 			return DECODE_ERR_TRUNCATED_L2;
 		return decode_ethertype(rd16(frame + 12), frame + ETH_HDR_LEN,
-		                        caplen - ETH_HDR_LEN, out);
+		                        caplen - ETH_HDR_LEN, 0, out);
 	case LINK_LINUX_SLL:
 		if (caplen < SLL_HDR_LEN)
 			return DECODE_ERR_TRUNCATED_L2;
 		return decode_ethertype(rd16(frame + 14), frame + SLL_HDR_LEN,
-		                        caplen - SLL_HDR_LEN, out);
+		                        caplen - SLL_HDR_LEN, 0, out);
 	case LINK_LINUX_SLL2:
 		if (caplen < SLL2_HDR_LEN)
 			return DECODE_ERR_TRUNCATED_L2;
 		return decode_ethertype(rd16(frame), frame + SLL2_HDR_LEN,
-		                        caplen - SLL2_HDR_LEN, out);
+		                        caplen - SLL2_HDR_LEN, 0, out);
 	case LINK_RAW:
 	case LINK_RAW_ALT:
 		return decode_ip(frame, caplen, 0, out);

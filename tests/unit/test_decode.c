@@ -811,6 +811,86 @@ static void test_tunnels(void)
 	CHECK(strcmp(decap_kind_name(DECAP_ERSPAN), "erspan") == 0);
 }
 
+/* An untagged Ethernet frame's ethertype replaced by `type`, with hdr
+ * inserted before what followed it. */
+static void shim(struct frame *f, uint16_t type, const uint8_t *hdr, size_t n)
+{
+	memmove(f->b + 14 + n, f->b + 14, f->len - 14);
+	memcpy(f->b + 14, hdr, n);
+	put16(f->b + 12, type);
+	f->len += (uint32_t)n;
+	f->l3 += (uint32_t)n;
+	f->ip_end += (uint32_t)n;
+}
+
+/* MPLS label stacks and PPPoE sessions in front of IP. */
+static void test_l2_shims(void)
+{
+	struct frame f, in;
+	struct pkt p = { 0 };
+	static const uint8_t two_labels[] = { 0, 0x10, 0x00, 0x40, 0, 0x20, 0x01, 0x40 };
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = "DATA\r\n" }, &f);
+	shim(&f, 0x8847, two_labels, sizeof two_labels);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK(payload_is(&p, "DATA\r\n"));
+	CHECK(p.l3 == f.b + 14 + 8);
+	build(&(struct frame_spec){ .src = "2001:db8::1", .dst = "2001:db8::2", .sport = 1,
+	                            .dport = 25, .payload = "v6" }, &f);
+	shim(&f, 0x8848, two_labels + 4, 4);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK(payload_is(&p, "v6"));
+	/* no bottom of stack within eight labels; a stack cut short */
+	static const uint8_t nine[36] = { 0 };
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = "x" }, &f);
+	shim(&f, 0x8847, nine, sizeof nine);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_L2_SHIM);
+	CHECK_INT(decode_n(LINK_ETHERNET, &f, 14 + 6, &p), DECODE_ERR_TRUNCATED_L2);
+	/* an Ethernet pseudowire with a control word, once; not twice */
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = "pw" }, &in);
+	uint8_t pw[4 + 4 + 4096];
+	memcpy(pw, "\x00\x30\x01\x40\x00\x00\x00\x00", 8);
+	memcpy(pw + 8, in.b, in.len);
+	build(&(struct frame_spec){ SMTP_CLIENT }, &f);
+	f.len = 14;
+	shim(&f, 0x8847, pw, 8 + in.len);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK(payload_is(&p, "pw"));
+	memcpy(pw + 8, f.b, f.len);
+	struct frame g;
+	build(&(struct frame_spec){ SMTP_CLIENT }, &g);
+	g.len = 14;
+	shim(&g, 0x8847, pw, 8 + f.len);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &g, &p), DECODE_ERR_BAD_L2_SHIM);
+	/* a label stack over something that is neither IP nor a control word */
+	static const uint8_t label_then_junk[] = { 0, 0x10, 0x01, 0x40, 0x90 };
+	build(&(struct frame_spec){ SMTP_CLIENT }, &f);
+	f.len = 14;
+	shim(&f, 0x8847, label_then_junk, sizeof label_then_junk);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_NOT_TRACKED);
+
+	/* PPPoE session: IPv4, IPv6; LCP; a wrong version; cut short */
+	static const uint8_t pppoe4[] = { 0x11, 0, 0x12, 0x34, 0, 0, 0x00, 0x21 };
+	static const uint8_t pppoe6[] = { 0x11, 0, 0x12, 0x34, 0, 0, 0x00, 0x57 };
+	static const uint8_t pppoe_lcp[] = { 0x11, 0, 0x12, 0x34, 0, 0, 0xc0, 0x21 };
+	static const uint8_t pppoe_v2[] = { 0x21, 0, 0x12, 0x34, 0, 0, 0x00, 0x21 };
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = "QUIT\r\n" }, &f);
+	shim(&f, 0x8864, pppoe4, sizeof pppoe4);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK(payload_is(&p, "QUIT\r\n"));
+	build(&(struct frame_spec){ .src = "2001:db8::1", .dst = "2001:db8::2", .sport = 1,
+	                            .dport = 25, .payload = "v6" }, &f);
+	shim(&f, 0x8864, pppoe6, sizeof pppoe6);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK(payload_is(&p, "v6"));
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = "x" }, &f);
+	shim(&f, 0x8864, pppoe_lcp, sizeof pppoe_lcp);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_NOT_TRACKED);
+	build(&(struct frame_spec){ SMTP_CLIENT, .payload = "x" }, &f);
+	shim(&f, 0x8864, pppoe_v2, sizeof pppoe_v2);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_ERR_BAD_L2_SHIM);
+	CHECK_INT(decode_n(LINK_ETHERNET, &f, 14 + 7, &p), DECODE_ERR_TRUNCATED_L2);
+}
+
 static void test_malformed(void)
 {
 	struct frame f;
@@ -1055,7 +1135,8 @@ static int write_frame_seed(const char *dir, const char *name, int link, const s
 	return fclose(fp) != 0 || bad;
 }
 
-/* Ethernet frames with an SMTP line mirrored through a tunnel. */
+/* Ethernet frames with an SMTP line mirrored through a tunnel, or behind
+ * an MPLS label stack or a PPPoE header. */
 static int write_tunnel_seeds(const char *dir)
 {
 	static const uint8_t vxlan[] = { 0x08, 0, 0, 0, 0, 0, 42, 0 };
@@ -1073,6 +1154,14 @@ static int write_tunnel_seeds(const char *dir)
 	bad |= write_frame_seed(dir, "eth-ipv6-erspan3-smtp", LINK_ETHERNET, &f);
 	wrap(&f, 0, 17, 6081, geneve, sizeof geneve, &in, 0);
 	bad |= write_frame_seed(dir, "eth-geneve-ipv4-smtp", LINK_ETHERNET, &f);
+	static const uint8_t labels[] = { 0, 0x10, 0x00, 0x40, 0, 0x20, 0x01, 0x40 };
+	static const uint8_t pppoe[] = { 0x11, 0, 0x12, 0x34, 0, 0, 0x00, 0x21 };
+	f = in;
+	shim(&f, 0x8847, labels, sizeof labels);
+	bad |= write_frame_seed(dir, "eth-mpls-smtp", LINK_ETHERNET, &f);
+	f = in;
+	shim(&f, 0x8864, pppoe, sizeof pppoe);
+	bad |= write_frame_seed(dir, "eth-pppoe-smtp", LINK_ETHERNET, &f);
 	return bad;
 }
 
@@ -1146,6 +1235,7 @@ int main(int argc, char **argv)
 	test_padding_and_snaplen();
 	test_offloaded_lengths();
 	test_tunnels();
+	test_l2_shims();
 	test_malformed();
 	test_truncation_everywhere();
 	test_flow_hash();
