@@ -24,11 +24,15 @@
 	X(TRUNCATED_TCP, "truncated_tcp", "captured bytes end inside the TCP header") \
 	X(BAD_TCP_HEADER_LEN, "bad_tcp_header_len", "TCP data offset below 5 or past the segment") \
 	X(TRUNCATED_UDP, "truncated_udp", "captured bytes end inside the UDP header") \
+	X(TRUNCATED_FRAGMENT, "truncated_fragment", "an IP fragment not captured whole, so its datagram cannot be reassembled") \
 	X(BAD_TUNNEL, "bad_tunnel", "a VXLAN, GENEVE, GRE or ERSPAN header cut short or malformed, or tunnels nested more than two deep")
 
 enum decode_result {
 	DECODE_OK = 0,
-	/* Valid packets we do not track (ARP, ICMP, non-first IP fragments, ...). */
+	/* One fragment of a TCP, UDP or GRE datagram: the frag_* fields
+	 * describe it, for reassembly (defrag.h). */
+	DECODE_FRAGMENT,
+	/* Valid packets we do not track (ARP, ICMP, ESP, ...). */
 	DECODE_NOT_TRACKED,
 #define X(id, name, doc) DECODE_ERR_##id,
 	DECODE_ERROR_TABLE(X)
@@ -72,6 +76,15 @@ struct pkt {
 	uint32_t seq, ack;       /* TCP only */
 	uint16_t window;
 	uint8_t src[16], dst[16]; /* IPv4 uses the first 4 bytes, rest zero */
+	/* DECODE_FRAGMENT only */
+	const uint8_t *frag_data; /* the fragment's bytes after the IP header(s) */
+	uint32_t frag_len;       /* how many; all of them were captured */
+	uint32_t frag_id;        /* IPv4 identification, IPv6 fragment id */
+	uint16_t frag_offset;    /* in bytes */
+	uint8_t frag_more;       /* more fragments follow */
+	uint8_t frag_proto;      /* protocol of the reassembled payload */
+	uint8_t frag_ip_hdr_len; /* IPv4: the IP header's length, options included;
+	                          * IPv6: 40, the fixed header (l3 points to it) */
 };
 
 #define TCP_FIN 0x01

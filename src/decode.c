@@ -57,6 +57,7 @@
 
 static const char *const result_names[DECODE_RESULT_COUNT] = {
 	"ok",
+	"fragment",
 	"not_tracked",
 #define X(id, name, doc) name,
 	DECODE_ERROR_TABLE(X)
@@ -206,6 +207,30 @@ static uint32_t offloaded_len(uint32_t caplen, struct pkt *out)
 	return on_wire;
 }
 
+/* One fragment of a datagram of protocol proto: its data[0..wire) after
+ * the IP header(s), cap of them captured. Reassembled only for the
+ * protocols the sensor reads, and only when the whole fragment is there. */
+static enum decode_result fragment(uint8_t proto, uint32_t id, uint32_t offset, int more,
+                                   const uint8_t *data, uint32_t wire, uint32_t cap,
+                                   uint8_t ip_hdr_len, struct pkt *out)
+{
+	if (proto != IPPROTO_TCP_ && proto != IPPROTO_UDP_ && proto != IPPROTO_GRE_) {
+		out->l4_proto = proto;
+		return DECODE_NOT_TRACKED;
+	}
+	if (cap < wire)
+		return DECODE_ERR_TRUNCATED_FRAGMENT;
+	out->l4_proto = proto;
+	out->frag_data = wire ? data : NULL;
+	out->frag_len = wire;
+	out->frag_id = id;
+	out->frag_offset = (uint16_t)offset;
+	out->frag_more = more != 0;
+	out->frag_proto = proto;
+	out->frag_ip_hdr_len = ip_hdr_len;
+	return DECODE_FRAGMENT;
+}
+
 static enum decode_result decode_ipv4(const uint8_t *ip, uint32_t caplen, struct pkt *out)
 {
 	uint32_t ihl, total, cap;
@@ -233,10 +258,9 @@ static enum decode_result decode_ipv4(const uint8_t *ip, uint32_t caplen, struct
 	memcpy(out->dst, ip + 16, 4);
 	out->l4_proto = ip[9];
 	frag = rd16(ip + 6);
-	/* A non-first fragment has no transport header; a first fragment with
-	 * MF is decoded from the bytes it carries. */
-	if (frag & 0x1fff)
-		return DECODE_NOT_TRACKED;
+	if (frag & 0x3fff) /* MF, or an offset: one piece of a datagram */
+		return fragment(ip[9], rd16(ip + 4), (uint32_t)(frag & 0x1fff) * 8, frag & 0x2000,
+		                ip + ihl, total - ihl, cap - ihl, (uint8_t)ihl, out);
 	if (ip[9] == IPPROTO_GRE_)
 		return decode_gre(ip + ihl, cap - ihl, out);
 	if (ip[9] != IPPROTO_TCP_ && ip[9] != IPPROTO_UDP_)
@@ -294,10 +318,12 @@ static enum decode_result decode_ipv6(const uint8_t *ip, uint32_t caplen, struct
 			elen = ((uint32_t)ip[off + 1] + 1) * 8;
 		if (off + elen > cap)
 			return DECODE_ERR_IPV6_EXT_CHAIN;
-		if (nh == IPPROTO_FRAGMENT_ && (rd16(ip + off + 2) & 0xfff8)) {
-			out->l4_proto = ip[off];
-			return DECODE_NOT_TRACKED;
-		}
+		/* a fragment header with an offset or M: one piece of a
+		 * datagram (with neither, an atomic fragment: read on) */
+		if (nh == IPPROTO_FRAGMENT_ && (rd16(ip + off + 2) & 0xfff9))
+			return fragment(ip[off], rd32(ip + off + 4), rd16(ip + off + 2) & 0xfff8u,
+			                ip[off + 3] & 1, ip + off + elen, total - off - elen,
+			                cap - off - elen, IPV6_HDR_LEN, out);
 		nh = ip[off];
 		off += elen;
 	}

@@ -13,6 +13,7 @@
 #include "bench_cut.h"
 #include "decap.h"
 #include "decode.h"
+#include "defrag.h"
 #include "dissector.h"
 #include "event.h"
 #include "event_sink.h"
@@ -38,6 +39,10 @@ volatile sig_atomic_t sensor_reload_requested;
 /* Per-worker heap made resident at start: the working set of about 2,000
  * concurrent mail flows (see hugemem.h). */
 #define HEAP_RESERVE_DEFAULT ((size_t)32 << 20)
+/* IP reassembly (defrag.h): 64 datagrams at once, up to 4 MB; a datagram
+ * not complete within 30 s of packet time is given up, as hosts do. */
+#define DEFRAG_DATAGRAMS 64
+#define DEFRAG_TIMEOUT_USEC (30 * 1000000ull)
 
 void sensor_config_default(struct sensor_config *c)
 {
@@ -69,6 +74,7 @@ struct capture {
 	uint64_t offloaded; /* decoded with the IP length from the frame (decode.h) */
 	uint64_t decapsulated[DECAP_KINDS]; /* decoded through a tunnel, by the outermost */
 	uint64_t decode[DECODE_RESULT_COUNT];
+	struct defrag *defrag; /* IP fragments waiting for the rest of their datagram */
 	char input_error[256];
 };
 
@@ -117,6 +123,16 @@ static void dispatch(struct capture *c, const struct pcap_pkthdr *h, const uint8
 	struct pkt p;
 	p.ts_usec = ts; /* decode keeps it */
 	enum decode_result r = decode_packet(c->linktype, data, h->caplen, h->len, &p);
+	/* A fragment waits for the rest of its datagram, which is then
+	 * decoded as a raw IP packet; that may be a tunnel carrying a
+	 * fragment in turn, once. */
+	for (int pieces = 0; r == DECODE_FRAGMENT && pieces < 2; pieces++) {
+		uint32_t len;
+		const uint8_t *whole = defrag_add(c->defrag, &p, &len);
+		if (!whole)
+			return;
+		r = decode_packet(LINK_RAW, whole, len, len, &p);
+	}
 	c->decode[r]++;
 	if (r != DECODE_OK)
 		return;
@@ -325,6 +341,15 @@ static json_t *stats_event(struct capture *c, struct worker **workers, unsigned 
 	jset(st, "decoded", json_integer((json_int_t)c->decoded));
 	jset(st, "not_tracked", json_integer((json_int_t)c->decode[DECODE_NOT_TRACKED]));
 	jset(st, "offloaded", json_integer((json_int_t)c->offloaded));
+	const struct defrag_stats *ds = defrag_stats(c->defrag);
+	json_t *df = json_object();
+	jset(df, "fragments", json_integer((json_int_t)ds->fragments));
+	jset(df, "reassembled", json_integer((json_int_t)ds->reassembled));
+	jset(df, "timeouts", json_integer((json_int_t)ds->timeouts));
+	jset(df, "evicted", json_integer((json_int_t)ds->evicted));
+	jset(df, "overlaps", json_integer((json_int_t)ds->overlaps));
+	jset(df, "invalid", json_integer((json_int_t)ds->invalid));
+	jset(st, "defrag", df);
 	json_t *tun = json_object();
 	for (int k = 0; k < DECAP_KINDS; k++)
 		json_object_set_new(tun, decap_kind_name((enum decap_kind)k),
@@ -410,6 +435,11 @@ int sensor_run(const struct sensor_config *cfg)
 	 * output file is created. */
 	if (open_capture(&cap, err, sizeof err) != 0)
 		goto out;
+	cap.defrag = defrag_new(DEFRAG_DATAGRAMS, DEFRAG_TIMEOUT_USEC);
+	if (!cap.defrag) {
+		snprintf(err, sizeof err, "out of memory");
+		goto out;
+	}
 	shared.out = out_writer_open(cfg->output, err, sizeof err);
 	if (!shared.out)
 		goto out;
@@ -486,6 +516,7 @@ out:
 	if (cap.pcap)
 		pcap_close(cap.pcap); /* closes the FILE too */
 	hugemem_free(cap.read_buf, REPLAY_STDIO_BUF);
+	defrag_free(cap.defrag);
 	if (status != 0 && err[0])
 		fprintf(stderr, "mailsift: %s\n", err);
 	return status;

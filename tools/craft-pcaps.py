@@ -118,7 +118,7 @@ class Flow:
 
     def __init__(self, cap, client, server, cport, sport, t, isn_c=1000000,
                  isn_s=5000000, mss=1460, hop_by_hop=False, rtt=400, gap=20000,
-                 offload_over=None):
+                 offload_over=None, fragment_over=None):
         self.cap = cap
         self.v6 = ":" in client
         self.caddr, self.saddr = P.ip_bytes(client), P.ip_bytes(server)
@@ -133,6 +133,10 @@ class Flow:
         # Client packets longer than this are written as a host that
         # offloads segmentation captures them: IP length field 0.
         self.offload_over = offload_over
+        # Client segments longer than this go out as IP fragments of that
+        # size, captured last first (a path that reorders them).
+        self.fragment_over = fragment_over
+        self.frag_id = 0x3000
 
     # -- raw packet emission
     def packet(self, side, flags, seq, ack, payload=b"", ts=None, options=b""):
@@ -141,6 +145,14 @@ class Flow:
         sp, dp = (self.cport, self.sport) if fc else (self.sport, self.cport)
         seg = P.tcp_segment(src, dst, sp, dp, seq, ack, flags, payload,
                             window=64240 if fc else 65160, options=options)
+        if fc and self.fragment_over and len(seg) > self.fragment_over:
+            self.frag_id += 1
+            pieces = (P.ipv6_fragments(src, dst, 6, seg, self.frag_id, self.fragment_over)
+                      if self.v6 else
+                      P.ipv4_fragments(src, dst, 6, seg, self.frag_id, self.fragment_over))
+            for ip in reversed(pieces):
+                self.cap.add(self.t if ts is None else ts, self.cap.frame(ip, self.v6, fc))
+            return
         if self.v6:
             ip = P.ipv6_packet(src, dst, 6, seg, hop_by_hop=self.hbh)
         else:
@@ -862,6 +874,40 @@ S: 221 2.0.0 Bye
     cap.write(path)
 
 
+def ip_fragments(path):
+    """A client whose segments leave as IP fragments (a path MTU of 576,
+    or an exfiltrating tool that fragments to slip past sensors): every
+    client segment over 512 bytes is cut into 512-byte fragments, captured
+    last first; an SMTP submission with an attachment over IPv4 on 587,
+    and the same over IPv6 on 25. The messages must come out whole."""
+    def session(tag):
+        msg = message_lines(FROM, RCPTS[:1], "fragments " + tag, ["cut into pieces"] * 20,
+                            ("ledger.bin", bytes(range(256)) * 12, "application/octet-stream"),
+                            msgid="frag" + tag)
+        return transcript("""
+S: 220 relay.example.net ESMTP
+C: EHLO client.example.org
+S: 250 relay.example.net
+C: MAIL FROM:<%s>
+S: 250 2.1.0 Ok
+C: RCPT TO:<%s>
+S: 250 2.1.5 Ok
+C: DATA
+S: 354 End data with <CR><LF>.<CR><LF>
+%s
+C: .
+S: 250 2.0.0 Ok: queued as 4TqFRAG%s
+C: QUIT
+S: 221 2.0.0 Bye
+""" % (FROM, RCPTS[0], c_block(msg), tag))
+
+    cap = Capture("eth")
+    simple_flow(cap, session("4"), cport=40024, sport=587, fragment_over=512)
+    simple_flow(cap, session("6"), client=CLIENT6, server=SERVER6, cport=40025,
+                t=T0 + 2000000, isn_c=2000000, isn_s=6000000, fragment_over=512)
+    cap.write(path)
+
+
 def several_flows_timeout(path):
     """Three SMTP flows from the same client, with idle times > 10 minutes
     of packet time: flow 1 (00:00) complete; flow 2 (00:11) stops after RCPT
@@ -919,6 +965,7 @@ CAPTURES = {
     "tcp-reorder": tcp_reorder,
     "tcp-gap": tcp_gap,
     "tcp-ack-first": tcp_ack_first,
+    "ip-fragments": ip_fragments,
     "smtp-bdat": smtp_bdat,
     "smtp-pipelining": smtp_pipelining,
     "smtp-8080": smtp_8080,

@@ -164,6 +164,33 @@ def ipv6_packet(src, dst, proto, payload, hop_by_hop=False, hlim=64):
     return hdr + payload
 
 
+def ipv4_fragments(src, dst, proto, payload, ident, size=512, ttl=64):
+    """The IPv4 packet of ipv4_packet() cut into fragments of `size`
+    payload bytes (a multiple of 8), first to last."""
+    out = []
+    for off in range(0, len(payload), size):
+        piece = payload[off:off + size]
+        more = off + size < len(payload)
+        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(piece), ident & 0xFFFF,
+                          (0x2000 if more else 0) | (off // 8), ttl, proto, 0, src, dst)
+        c = inet_checksum(hdr)
+        out.append(hdr[:10] + struct.pack("!H", c) + hdr[12:] + piece)
+    return out
+
+
+def ipv6_fragments(src, dst, proto, payload, ident, size=512, hlim=64):
+    """An IPv6 packet cut into fragments of `size` bytes (a multiple of
+    8) behind a fragment header, first to last."""
+    out = []
+    for off in range(0, len(payload), size):
+        piece = payload[off:off + size]
+        more = off + size < len(payload)
+        frag = struct.pack("!BBHI", proto, 0, off | (1 if more else 0), ident)
+        hdr = struct.pack("!IHBB16s16s", 6 << 28, 8 + len(piece), 44, hlim, src, dst)
+        out.append(hdr + frag + piece)
+    return out
+
+
 ZERO_MAC = b"\0" * 6
 CLIENT_MAC = bytes.fromhex("020000000a01")
 SERVER_MAC = bytes.fromhex("020000000b01")

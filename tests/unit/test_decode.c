@@ -246,6 +246,8 @@ static enum decode_result decode_snapped(int link, const struct frame *f, uint32
 		out->l3 = f->b + (out->l3 - copy);
 	if (out->payload)
 		out->payload = f->b + (out->payload - copy);
+	if (out->frag_data)
+		out->frag_data = f->b + (out->frag_data - copy);
 	free(copy);
 	return r;
 }
@@ -477,16 +479,27 @@ static void test_ipv6_extension_headers(void)
 	CHECK(payload_is(&p, "AUTH LOGIN\r\n"));
 	CHECK_INT(p.payload_wire_len, 12);
 
-	/* First fragment: decoded from what it carries. */
+	/* Fragments, first and later: described for reassembly (defrag.h). */
 	build(&(struct frame_spec){ .src = "2001:db8::1", .dst = "2001:db8::2", .sport = 5000,
-	                            .dport = 25, .ext = "frag", .more_fragments = 1,
+	                            .dport = 25, .ext = "hop frag", .more_fragments = 1,
 	                            .payload = "MAIL FROM:<a@b>\r\n" }, &f);
-	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
-	CHECK(payload_is(&p, "MAIL FROM:<a@b>\r\n"));
-	/* Later fragment: no transport header to read. */
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_FRAGMENT);
+	CHECK_INT(p.frag_offset, 0);
+	CHECK_INT(p.frag_more, 1);
+	CHECK_INT(p.frag_proto, 6);
+	CHECK_INT(p.frag_ip_hdr_len, 40);
+	CHECK_INT(p.frag_len, 20 + 17);
+	CHECK(p.frag_data == f.b + f.l4);
 	build(&(struct frame_spec){ .src = "2001:db8::1", .dst = "2001:db8::2", .ext = "frag",
 	                            .frag_offset = 185, .payload = "tail of the datagram" }, &f);
-	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_NOT_TRACKED);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_FRAGMENT);
+	CHECK_INT(p.frag_offset, 185 * 8);
+	CHECK_INT(p.frag_more, 0);
+	/* an atomic fragment (offset 0, no more): read on as usual */
+	build(&(struct frame_spec){ .src = "2001:db8::1", .dst = "2001:db8::2", .sport = 5000,
+	                            .dport = 25, .ext = "frag", .payload = "QUIT\r\n" }, &f);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
+	CHECK(payload_is(&p, "QUIT\r\n"));
 
 	build(&(struct frame_spec){ .src = "2001:db8::1", .dst = "2001:db8::2", .ext = "esp" }, &f);
 	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_NOT_TRACKED);
@@ -517,14 +530,29 @@ static void test_ipv4_fragments(void)
 	struct frame f;
 	struct pkt p = { 0 };
 
-	build(&(struct frame_spec){ SMTP_CLIENT, .more_fragments = 1,
+	build(&(struct frame_spec){ SMTP_CLIENT, .more_fragments = 1, .ip_options = 4,
 	                            .payload = "RCPT TO:<x@y>\r\n" }, &f);
-	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_OK);
-	CHECK(payload_is(&p, "RCPT TO:<x@y>\r\n"));
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_FRAGMENT);
+	CHECK_INT(p.frag_id, 0x1234);
+	CHECK_INT(p.frag_offset, 0);
+	CHECK_INT(p.frag_more, 1);
+	CHECK_INT(p.frag_proto, 6);
+	CHECK_INT(p.frag_ip_hdr_len, 24);
+	CHECK_INT(p.frag_len, 20 + 15);
+	CHECK(p.frag_data == f.b + f.l4);
+	CHECK(addr_is(p.src, "10.0.0.1"));
 
 	build(&(struct frame_spec){ SMTP_CLIENT, .frag_offset = 1, .payload = "more bytes" }, &f);
-	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_NOT_TRACKED);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_FRAGMENT);
+	CHECK_INT(p.frag_offset, 8);
+	CHECK_INT(p.frag_more, 0);
 	build(&(struct frame_spec){ SMTP_CLIENT, .frag_offset = 1, .more_fragments = 1 }, &f);
+	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_FRAGMENT);
+	/* a fragment not captured whole cannot be put back */
+	build(&(struct frame_spec){ SMTP_CLIENT, .frag_offset = 1, .payload = "more bytes" }, &f);
+	CHECK_INT(decode_n(LINK_ETHERNET, &f, f.len - 1, &p), DECODE_ERR_TRUNCATED_FRAGMENT);
+	/* fragments of what the sensor does not read are not kept */
+	build(&(struct frame_spec){ SMTP_CLIENT, .proto = 1, .more_fragments = 1 }, &f);
 	CHECK_INT(decode_frame(LINK_ETHERNET, &f, &p), DECODE_NOT_TRACKED);
 }
 
