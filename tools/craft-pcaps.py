@@ -346,14 +346,10 @@ def link_capture(link, v6=False):
     return build
 
 
-def tcp_reorder(path):
-    """SMTP where the DATA payload (8 segments of 200 bytes) arrives out of
-    order, with one exact retransmission and one retransmission that
-    overlaps the end of one segment and the start of the next (same bytes)."""
-    cap = Capture("eth")
-    f = Flow(cap, CLIENT4, SERVER4, 40002, 25, T0, mss=200)
-    f.handshake()
-    head = transcript("""
+def smtp_up_to_data():
+    """The start of an SMTP transaction the TCP captures share: greeting,
+    EHLO, MAIL, one RCPT, DATA and its 354."""
+    return transcript("""
 S: 220 relay.example.net ESMTP
 C: EHLO client.example.org
 S: 250-relay.example.net
@@ -365,7 +361,16 @@ S: 250 2.1.5 Ok
 C: DATA
 S: 354 End data with <CR><LF>.<CR><LF>
 """ % (FROM, RCPTS[0]))
-    f.run(head)
+
+
+def tcp_reorder(path):
+    """SMTP where the DATA payload (8 segments of 200 bytes) arrives out of
+    order, with one exact retransmission and one retransmission that
+    overlaps the end of one segment and the start of the next (same bytes)."""
+    cap = Capture("eth")
+    f = Flow(cap, CLIENT4, SERVER4, 40002, 25, T0, mss=200)
+    f.handshake()
+    f.run(smtp_up_to_data())
     body = ["line %03d of the reordered message body, padded to a fixed width...."
             % i for i in range(22)]
     data = "\r\n".join(message_lines(FROM, RCPTS[:1], "reorder test", body,
@@ -400,18 +405,7 @@ def tcp_ack_first(path):
     cap = Capture("eth")
     f = Flow(cap, CLIENT4, SERVER4, 40023, 25, T0, mss=100)
     f.handshake()
-    f.run(transcript("""
-S: 220 relay.example.net ESMTP
-C: EHLO client.example.org
-S: 250-relay.example.net
-S: 250 8BITMIME
-C: MAIL FROM:<%s>
-S: 250 2.1.0 Ok
-C: RCPT TO:<%s>
-S: 250 2.1.5 Ok
-C: DATA
-S: 354 End data with <CR><LF>.<CR><LF>
-""" % (FROM, RCPTS[0])))
+    f.run(smtp_up_to_data())
     data = "\r\n".join(message_lines(FROM, RCPTS[:1], "ack first", ["captured out of step"],
                                      ATTACH, msgid="ackfirst")).encode() + b"\r\n.\r\n"
     for i, (seq, chunk) in enumerate(f.segments("C", data)):
@@ -446,18 +440,7 @@ def tcp_gap(path):
     cap = Capture("eth")
     f = Flow(cap, CLIENT4, SERVER4, 40003, 25, T0, mss=300)
     f.handshake()
-    f.run(transcript("""
-S: 220 relay.example.net ESMTP
-C: EHLO client.example.org
-S: 250-relay.example.net
-S: 250 8BITMIME
-C: MAIL FROM:<%s>
-S: 250 2.1.0 Ok
-C: RCPT TO:<%s>
-S: 250 2.1.5 Ok
-C: DATA
-S: 354 End data with <CR><LF>.<CR><LF>
-""" % (FROM, RCPTS[0])))
+    f.run(smtp_up_to_data())
     body = ["gap test body line %02d xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
             % i for i in range(20)]
     data = "\r\n".join(message_lines(FROM, RCPTS[:1], "gap test 1", body,
