@@ -363,6 +363,29 @@ S: 354 End data with <CR><LF>.<CR><LF>
 """ % (FROM, RCPTS[0]))
 
 
+def mail_transaction(mail_from, rcpt, msg, queue_id):
+    """Transcript text from MAIL to the server's goodbye: one recipient,
+    the message (transcript lines), accepted under queue_id."""
+    return """C: MAIL FROM:<%s>
+S: 250 2.1.0 Ok
+C: RCPT TO:<%s>
+S: 250 2.1.5 Ok
+C: DATA
+S: 354 End data with <CR><LF>.<CR><LF>
+%s
+C: .
+S: 250 2.0.0 Ok: queued as %s
+C: QUIT
+S: 221 2.0.0 Bye
+""" % (mail_from, rcpt, c_block(msg), queue_id)
+
+
+PLAIN_GREETING = """S: 220 relay.example.net ESMTP
+C: EHLO client.example.org
+S: 250 relay.example.net
+"""
+
+
 def tcp_reorder(path):
     """SMTP where the DATA payload (8 segments of 200 bytes) arrives out of
     order, with one exact retransmission and one retransmission that
@@ -830,23 +853,12 @@ def smtp_offload(path):
                             ["see attached"], attach, msgid=msgid)
         login = ("C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: %s\nS: 334 UGFzc3dvcmQ6\n"
                  "C: %s\nS: 235 2.7.0 Authentication successful\n" % (user, pw)) if auth else ""
-        return transcript("""
-S: 220 relay.example.net ESMTP
+        return transcript("""S: 220 relay.example.net ESMTP
 C: EHLO WS-0042
 S: 250-relay.example.net
 S: 250 AUTH LOGIN PLAIN
-%sC: MAIL FROM:<clerk@example.org>
-S: 250 2.1.0 Ok
-C: RCPT TO:<drop@example.net>
-S: 250 2.1.5 Ok
-C: DATA
-S: 354 End data with <CR><LF>.<CR><LF>
-%s
-C: .
-S: 250 2.0.0 Ok: queued as 4TqLSO%s
-C: QUIT
-S: 221 2.0.0 Bye
-""" % (login, c_block(msg), msgid))
+""" + login + mail_transaction("clerk@example.org", "drop@example.net", msg,
+                                "4TqLSO" + msgid))
 
     cap = Capture("eth")
     simple_flow(cap, session("1", True), cport=40021, sport=587, mss=16384,
@@ -867,22 +879,7 @@ def ip_fragments(path):
         msg = message_lines(FROM, RCPTS[:1], "fragments " + tag, ["cut into pieces"] * 20,
                             ("ledger.bin", bytes(range(256)) * 12, "application/octet-stream"),
                             msgid="frag" + tag)
-        return transcript("""
-S: 220 relay.example.net ESMTP
-C: EHLO client.example.org
-S: 250 relay.example.net
-C: MAIL FROM:<%s>
-S: 250 2.1.0 Ok
-C: RCPT TO:<%s>
-S: 250 2.1.5 Ok
-C: DATA
-S: 354 End data with <CR><LF>.<CR><LF>
-%s
-C: .
-S: 250 2.0.0 Ok: queued as 4TqFRAG%s
-C: QUIT
-S: 221 2.0.0 Bye
-""" % (FROM, RCPTS[0], c_block(msg), tag))
+        return transcript(PLAIN_GREETING + mail_transaction(FROM, RCPTS[0], msg, "4TqFRAG" + tag))
 
     cap = Capture("eth")
     simple_flow(cap, session("4"), cport=40024, sport=587, fragment_over=512)
@@ -902,22 +899,7 @@ def several_flows_timeout(path):
     def session(tag):
         msg = message_lines(FROM, RCPTS[:1], "timeout test " + tag, ["flow " + tag],
                             msgid="to" + tag)
-        return transcript("""
-S: 220 relay.example.net ESMTP
-C: EHLO client.example.org
-S: 250 relay.example.net
-C: MAIL FROM:<%s>
-S: 250 2.1.0 Ok
-C: RCPT TO:<%s>
-S: 250 2.1.5 Ok
-C: DATA
-S: 354 End data with <CR><LF>.<CR><LF>
-%s
-C: .
-S: 250 2.0.0 Ok: queued as 4TqTIME%s
-C: QUIT
-S: 221 2.0.0 Bye
-""" % (FROM, RCPTS[0], c_block(msg), tag))
+        return transcript(PLAIN_GREETING + mail_transaction(FROM, RCPTS[0], msg, "4TqTIME" + tag))
 
     simple_flow(cap, session("1"), cport=40011, t=T0)
     f2 = Flow(cap, CLIENT4, SERVER4, 40012, 25, T0 + 11 * minute,
