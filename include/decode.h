@@ -56,14 +56,11 @@ enum {
 struct pkt {
 	uint64_t ts_usec;        /* packet time, microseconds since the epoch */
 	const uint8_t *l3;       /* start of the IP header */
-	const uint8_t *payload;  /* transport payload (may be NULL when len 0) */
 	uint32_t caplen;         /* bytes captured of the whole frame */
 	uint32_t frame_len;      /* bytes of the whole frame on the wire (>= caplen) */
 	uint32_t ip_len;         /* IP bytes on the wire (header + payload), from the IP header,
 	                          * or from the frame when ip_len_from_frame */
 	uint32_t l3_caplen;      /* captured bytes from l3 on, clipped to ip_len */
-	uint32_t payload_len;    /* transport payload bytes present in the capture */
-	uint32_t payload_wire_len; /* payload bytes the IP header says exist (>= payload_len when snapped) */
 	uint8_t ip_version;      /* 4 or 6 */
 	uint8_t l4_proto;        /* 6 TCP, 17 UDP */
 	uint8_t tcp_flags;       /* raw TCP flag byte */
@@ -73,18 +70,29 @@ struct pkt {
 	uint8_t vlan_count;
 	uint16_t vlan[2];        /* outer first */
 	uint16_t sport, dport;
-	uint32_t seq, ack;       /* TCP only */
 	uint16_t window;
 	uint8_t src[16], dst[16]; /* IPv4 uses the first 4 bytes, rest zero */
-	/* DECODE_FRAGMENT only */
-	const uint8_t *frag_data; /* the fragment's bytes after the IP header(s) */
-	uint32_t frag_len;       /* how many; all of them were captured */
-	uint32_t frag_id;        /* IPv4 identification, IPv6 fragment id */
-	uint16_t frag_offset;    /* in bytes */
-	uint8_t frag_more;       /* more fragments follow */
-	uint8_t frag_proto;      /* protocol of the reassembled payload */
-	uint8_t frag_ip_hdr_len; /* IPv4: the IP header's length, options included;
-	                          * IPv6: 40, the fixed header (l3 points to it) */
+	/* A fragment never reaches a worker, so its description shares room
+	 * with the transport fields every packet record carries. */
+	union {
+		struct { /* DECODE_OK */
+			const uint8_t *payload;  /* transport payload (NULL when len 0) */
+			uint32_t payload_len;    /* transport payload bytes present in the capture */
+			uint32_t payload_wire_len; /* bytes the IP header says exist (>= payload_len
+			                            * when snapped) */
+			uint32_t seq, ack;       /* TCP only */
+		};
+		struct { /* DECODE_FRAGMENT */
+			const uint8_t *frag_data; /* the fragment's bytes after the IP header(s) */
+			uint32_t frag_len;       /* how many; all of them were captured */
+			uint32_t frag_id;        /* IPv4 identification, IPv6 fragment id */
+			uint16_t frag_offset;    /* in bytes */
+			uint8_t frag_more;       /* more fragments follow */
+			uint8_t frag_proto;      /* protocol of the reassembled payload */
+			uint8_t frag_ip_hdr_len; /* IPv4: the IP header's length, options
+			                          * included; IPv6: 40, the fixed header */
+		};
+	};
 };
 
 #define TCP_FIN 0x01

@@ -244,10 +244,11 @@ static enum decode_result decode_snapped(int link, const struct frame *f, uint32
 	/* Pointers into the copy become dangling: rebase onto f for checks. */
 	if (out->l3)
 		out->l3 = f->b + (out->l3 - copy);
-	if (out->payload)
-		out->payload = f->b + (out->payload - copy);
-	if (out->frag_data)
+	/* payload and frag_data share room: rebase the one the result set */
+	if (r == DECODE_FRAGMENT && out->frag_data)
 		out->frag_data = f->b + (out->frag_data - copy);
+	else if (r != DECODE_FRAGMENT && out->payload)
+		out->payload = f->b + (out->payload - copy);
 	free(copy);
 	return r;
 }
